@@ -1,0 +1,100 @@
+import { contract } from './data.js';
+import type { ContractOperation, HttpMethod } from './types.js';
+
+export type * from './types.js';
+export { contract };
+
+interface CompiledRoute {
+  segments: string[];
+  /** A final `{volume}` takes the rest of the path: volume ids contain slashes. */
+  greedyTail: boolean;
+  operations: Map<HttpMethod, ContractOperation>;
+}
+
+const GREEDY_PARAMS = new Set(['volume']);
+
+const routes: CompiledRoute[] = [];
+{
+  const byPath = new Map<string, CompiledRoute>();
+  for (const op of contract.operations) {
+    let route = byPath.get(op.path);
+    if (!route) {
+      const segments = op.path.split('/').filter(Boolean);
+      const last = segments[segments.length - 1] ?? '';
+      route = {
+        segments,
+        greedyTail: GREEDY_PARAMS.has(last.slice(1, -1)),
+        operations: new Map(),
+      };
+      byPath.set(op.path, route);
+      routes.push(route);
+    }
+    route.operations.set(op.method, op);
+  }
+}
+
+export interface RouteMatch {
+  /** The operation, if the path exists and has this method. */
+  operation?: ContractOperation;
+  /** The path template that matched. */
+  template: string;
+  params: Record<string, string>;
+}
+
+/** Splits a request path (below /api2/json) into decoded segments; undefined if malformed. */
+export function splitPath(path: string): string[] | undefined {
+  try {
+    return path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
+  } catch {
+    return undefined;
+  }
+}
+
+function matchRoute(route: CompiledRoute, parts: string[]): Record<string, string> | undefined {
+  const { segments, greedyTail } = route;
+  if (greedyTail ? parts.length < segments.length : parts.length !== segments.length) {
+    return undefined;
+  }
+  const params: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i] as string;
+    const part = parts[i] as string;
+    if (seg.startsWith('{')) {
+      const isTail = greedyTail && i === segments.length - 1;
+      params[seg.slice(1, -1)] = isTail ? parts.slice(i).join('/') : part;
+    } else if (seg !== part) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/**
+ * Finds the contract operation for a method and a path below /api2/json. Literal segments win over
+ * parameters, as in PVE (`/nodes/{node}/qemu/{vmid}/status/current` before `{vmid}` captures).
+ */
+export function matchOperation(method: string, path: string): RouteMatch | undefined {
+  const parts = splitPath(path);
+  if (!parts) return undefined;
+  let best: { route: CompiledRoute; params: Record<string, string>; literals: number } | undefined;
+  for (const route of routes) {
+    const params = matchRoute(route, parts);
+    if (!params) continue;
+    const literals = route.segments.filter((s) => !s.startsWith('{')).length;
+    if (!best || literals > best.literals) best = { route, params, literals };
+  }
+  if (!best) return undefined;
+  const template = `/${best.route.segments.join('/')}`;
+  const operation = best.route.operations.get(method as HttpMethod);
+  return operation
+    ? { operation, template, params: best.params }
+    : { template, params: best.params };
+}
+
+/** The operation with this method and path template, or undefined. */
+export function getOperation(method: HttpMethod, template: string): ContractOperation | undefined {
+  return contract.operations.find((op) => op.method === method && op.path === template);
+}

@@ -1,0 +1,169 @@
+/**
+ * The JSON dataset format: everything a simulated cluster starts with. `small` and `large` are
+ * generated in this form from a seed; `--dataset FILE` reads it from a file. See docs/dataset.md.
+ */
+
+export type GuestType = 'qemu' | 'lxc';
+
+export interface DatasetNode {
+  name: string;
+  /** Default true. An offline node answers proxied calls with 595. */
+  online?: boolean;
+  cpus?: number;
+  cpuModel?: string;
+  memoryGiB?: number;
+  rootGiB?: number;
+  ip?: string;
+  /** Subscription level as /nodes reports it (`c`, `b`, `s`, `p`, or empty). */
+  level?: string;
+  networks?: DatasetNetwork[];
+}
+
+export interface DatasetNetwork {
+  iface: string;
+  type: 'bridge' | 'eth' | 'bond' | 'vlan' | 'OVSBridge';
+  active?: boolean;
+  autostart?: boolean;
+  method?: 'static' | 'manual' | 'dhcp';
+  cidr?: string;
+  gateway?: string;
+  bridge_ports?: string;
+  comments?: string;
+}
+
+export type StorageType =
+  | 'dir'
+  | 'lvm'
+  | 'lvmthin'
+  | 'zfspool'
+  | 'nfs'
+  | 'cifs'
+  | 'rbd'
+  | 'cephfs'
+  | 'pbs';
+
+export type ContentType = 'images' | 'rootdir' | 'iso' | 'vztmpl' | 'backup' | 'snippets';
+
+export interface DatasetStorage {
+  storage: string;
+  type: StorageType;
+  content: ContentType[];
+  /** Shared storages hold one set of volumes for all their nodes. */
+  shared?: boolean;
+  /** Nodes the storage is available on; all nodes when absent. */
+  nodes?: string[];
+  sizeGiB: number;
+  path?: string;
+  disabled?: boolean;
+}
+
+export interface DatasetSnapshot {
+  name: string;
+  description?: string;
+  /** Epoch seconds. */
+  snaptime?: number;
+  vmstate?: boolean;
+  /** The snapshot this one was taken after. */
+  parent?: string;
+}
+
+export interface DatasetGuest {
+  vmid: number;
+  type: GuestType;
+  node: string;
+  /** Default `stopped`. `paused` is a running VM (qemu) or frozen container. */
+  status?: 'running' | 'stopped' | 'paused';
+  pool?: string;
+  /**
+   * The guest's configuration as PVE stores it: `cores`, `memory`, `scsi0`
+   * (`local-lvm:vm-100-disk-0,size=32G`), `net0`, `ostype`, `tags`, ... Volumes named by disks are
+   * created on their storages.
+   */
+  config: Record<string, string | number>;
+  snapshots?: DatasetSnapshot[];
+  /** How the simulated guest behaves. */
+  behaviour?: {
+    /** The OS ignores ACPI shutdown requests (a shutdown times out unless forced). */
+    ignoreShutdown?: boolean;
+    /** The guest agent is installed and answers (needs `agent: 1` in the config too). */
+    agentRunning?: boolean;
+    /** Share of each disk in use, 0 to 1. */
+    diskUsage?: number;
+  };
+}
+
+export interface DatasetVolume {
+  storage: string;
+  /** For storages that are not shared: the node the volume is on. */
+  node?: string;
+  /** `local:iso/debian-12.iso`, `backup-nfs:backup/vzdump-qemu-100-....vma.zst`. */
+  volid: string;
+  content: 'iso' | 'vztmpl' | 'backup' | 'snippets';
+  size: number;
+  /** Owner guest of a backup. */
+  vmid?: number;
+  /** Epoch seconds. */
+  ctime?: number;
+  notes?: string;
+  protected?: boolean;
+  /** For backups: the guest config it restores (defaults to the owner's current config). */
+  config?: Record<string, string | number>;
+}
+
+export interface DatasetUser {
+  userid: string;
+  password?: string;
+  enable?: boolean;
+  /** Two-factor login is required: a ticket login answers NeedTFA. */
+  tfa?: boolean;
+  expire?: number;
+  email?: string;
+  firstname?: string;
+  lastname?: string;
+  comment?: string;
+  groups?: string[];
+  tokens?: {
+    tokenid: string;
+    secret: string;
+    privsep?: boolean;
+    expire?: number;
+    comment?: string;
+  }[];
+}
+
+export interface DatasetAcl {
+  path: string;
+  roleid: string;
+  /** Exactly one of user, group, token (`user@realm!tokenid`). */
+  user?: string;
+  group?: string;
+  token?: string;
+  /** Default true. */
+  propagate?: boolean;
+}
+
+export interface DatasetHaResource {
+  sid: string;
+  state?: 'started' | 'stopped' | 'disabled' | 'ignored';
+  group?: string;
+  max_restart?: number;
+  max_relocate?: number;
+  comment?: string;
+}
+
+export interface Dataset {
+  version: 1;
+  seed: number;
+  cluster: string;
+  nodes: DatasetNode[];
+  storages: DatasetStorage[];
+  guests: DatasetGuest[];
+  content?: DatasetVolume[];
+  pools?: { poolid: string; comment?: string; storage?: string[] }[];
+  users?: DatasetUser[];
+  groups?: { groupid: string; comment?: string }[];
+  /** Roles beyond PVE's built-in ones: role id to privileges. */
+  roles?: Record<string, string[]>;
+  acl?: DatasetAcl[];
+  ha?: DatasetHaResource[];
+}

@@ -1,0 +1,1266 @@
+/**
+ * QEMU VMs and LXC containers: listing, status, power actions, config, create, delete, clone,
+ * migrate, template and resize. One set of handlers serves both kinds; where PVE treats them
+ * differently (pre-fork checks, messages, task types) the difference is spelled out.
+ */
+import {
+  formatPropertyString,
+  formatSize,
+  parsePropertyString,
+  parseSize,
+} from '../../contract/propstring.js';
+import type { Ctx, Routes } from '../context.js';
+import { bool, num, str } from '../context.js';
+import type { GuestType } from '../dataset-types.js';
+import { macFor } from '../datasets.js';
+import { fail, PveError, TaskError } from '../errors.js';
+import { guestRrd, guestUsage, type Timeframe } from '../metrics.js';
+import {
+  type Cluster,
+  type Config,
+  guestLabel,
+  isDiskKey,
+  parseDisk,
+  type SimGuest,
+} from '../state.js';
+
+/** Keys a running VM cannot change until its next start (hotplug covers network, disk, usb). */
+const QEMU_COLD_KEYS = new Set([
+  'cores',
+  'sockets',
+  'memory',
+  'cpu',
+  'machine',
+  'bios',
+  'agent',
+  'vga',
+  'scsihw',
+  'ostype',
+  'numa',
+  'hugepages',
+  'args',
+  'balloon',
+  'vcpus',
+  'cpulimit',
+  'cpuunits',
+  'tablet',
+  'kvm',
+  'acpi',
+  'efidisk0',
+  'tpmstate0',
+]);
+
+/** Parameters of create/update that are not stored in the config. */
+const NOT_CONFIG = new Set([
+  'node',
+  'vmid',
+  'digest',
+  'delete',
+  'revert',
+  'skiplock',
+  'background_delay',
+  'start',
+  'pool',
+  'storage',
+  'archive',
+  'force',
+  'unique',
+  'bwlimit',
+  'live-restore',
+  'password',
+  'ssh-public-keys',
+  'ostemplate',
+  'restore',
+  'ignore-unpack-errors',
+  'ha-managed',
+  'import-working-storage',
+]);
+
+const typePrefix = (type: GuestType) => (type === 'qemu' ? 'qm' : 'vz');
+
+export function nodeParam(ctx: Ctx): string {
+  const node = str(ctx, 'node') ?? '';
+  if (!ctx.cluster.nodes.has(node)) throw fail(`no such cluster node '${node}'`);
+  return node;
+}
+
+export function guestFor(ctx: Ctx, type: GuestType): SimGuest {
+  return ctx.cluster.guestOn(nodeParam(ctx), num(ctx, 'vmid') ?? 0, type);
+}
+
+function skiplock(ctx: Ctx): boolean {
+  if (!bool(ctx, 'skiplock')) return false;
+  if (ctx.auth.userid !== 'root@pam' || ctx.auth.tokenid)
+    throw fail('Only root may use this option.');
+  return true;
+}
+
+/** The config as GET shows it: pending values applied unless `current` is asked for. */
+function viewConfig(guest: SimGuest, current: boolean): Config {
+  if (current) return { ...guest.config };
+  const view = { ...guest.config, ...guest.pending };
+  for (const key of guest.pendingDelete) delete view[key];
+  return view;
+}
+
+function applyPending(guest: SimGuest): void {
+  Object.assign(guest.config, guest.pending);
+  for (const key of guest.pendingDelete) delete guest.config[key];
+  guest.pending = {};
+  guest.pendingDelete.clear();
+}
+
+/** Adds a generated MAC address to a NIC given without one (`virtio,bridge=vmbr0`). */
+function completeNet(
+  cluster: Cluster,
+  type: GuestType,
+  vmid: number,
+  key: string,
+  value: string,
+): string {
+  if (type === 'qemu') {
+    const opts = parsePropertyString(value, 'model');
+    if (opts.model) {
+      const { model, macaddr, ...rest } = opts;
+      return formatPropertyString({
+        [model]: macaddr ?? macFor(cluster.seed + vmid, key),
+        ...rest,
+      });
+    }
+    return value;
+  }
+  const opts = parsePropertyString(value);
+  if (!opts.hwaddr) opts.hwaddr = macFor(cluster.seed + vmid, key);
+  if (!opts.type) opts.type = 'veth';
+  return formatPropertyString(opts);
+}
+
+/**
+ * Turns create/update parameters into config entries: new disks given as `storage:size` are
+ * allocated, NICs get MAC addresses, booleans are stored as 0/1.
+ */
+function configEntries(
+  ctx: Ctx,
+  guest: { type: GuestType; vmid: number; node: string },
+  allocated: string[],
+) {
+  const { cluster } = ctx;
+  const out: Config = {};
+  for (const [key, raw] of Object.entries(ctx.params)) {
+    if (NOT_CONFIG.has(key)) continue;
+    let value =
+      typeof raw === 'boolean'
+        ? raw
+          ? '1'
+          : '0'
+        : Array.isArray(raw)
+          ? raw.join(',')
+          : String(raw);
+    if (isDiskKey(guest.type, key)) value = allocateFromSpec(cluster, guest, key, value, allocated);
+    if (/^net\d+$/.test(key)) value = completeNet(cluster, guest.type, guest.vmid, key, value);
+    out[key] = value;
+  }
+  return out;
+}
+
+function allocateFromSpec(
+  cluster: Cluster,
+  guest: { type: GuestType; vmid: number; node: string },
+  key: string,
+  value: string,
+  allocated: string[],
+): string {
+  const defaultKey = guest.type === 'lxc' && key !== 'rootfs' ? 'volume' : 'file';
+  const opts = parsePropertyString(value, defaultKey);
+  const spec = opts[defaultKey] ?? '';
+  if (opts.media === 'cdrom' || spec === 'none' || spec === 'cdrom') {
+    if (spec && spec !== 'none' && spec !== 'cdrom' && !cluster.volume(guest.node, spec)) {
+      throw fail(`volume '${spec}' does not exist`);
+    }
+    return value;
+  }
+  const m = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)$/i.exec(spec);
+  if (m) {
+    const size = Math.round(Number(m[2]) * 2 ** 30);
+    const volid = cluster.allocateDisk(guest.node, m[1] as string, guest.vmid, size, guest.type);
+    allocated.push(volid);
+    return formatPropertyString(
+      { ...opts, [defaultKey]: volid, size: formatSize(size) },
+      defaultKey,
+    );
+  }
+  if (spec.includes(':') && !cluster.volume(guest.node, spec))
+    throw fail(`volume '${spec}' does not exist`);
+  return value;
+}
+
+function freeVolumes(cluster: Cluster, node: string, volids: string[]) {
+  for (const volid of volids) cluster.removeVolume(node, volid);
+}
+
+/** All volumes a guest owns on storages it can see, referenced or not. */
+function ownedVolumes(cluster: Cluster, guest: SimGuest) {
+  const out = new Set<string>();
+  for (const v of cluster.volumes.values()) {
+    if (
+      v.vmid === guest.vmid &&
+      v.content !== 'backup' &&
+      v.content !== 'iso' &&
+      v.content !== 'vztmpl' &&
+      (!v.node || v.node === guest.node)
+    ) {
+      out.add(v.volid);
+    }
+  }
+  return [...out];
+}
+
+function checkBridges(cluster: Cluster, guest: SimGuest): void {
+  const bridges = new Set(
+    cluster.nodes
+      .get(guest.node)
+      ?.networks.filter((n) => n.type === 'bridge' || n.type === 'OVSBridge')
+      .map((n) => n.iface),
+  );
+  for (const [key, value] of Object.entries(guest.config)) {
+    if (!/^net\d+$/.test(key)) continue;
+    const bridge = parsePropertyString(value, guest.type === 'qemu' ? 'model' : undefined).bridge;
+    if (bridge && !bridges.has(bridge)) throw new TaskError(`bridge '${bridge}' does not exist`);
+  }
+}
+
+function startGuest(cluster: Cluster, guest: SimGuest, now: number): void {
+  applyPending(guest);
+  guest.running = true;
+  guest.paused = false;
+  guest.startedAt = now;
+  guest.agentProcesses.clear();
+  void cluster;
+}
+
+function stopGuest(guest: SimGuest): void {
+  guest.running = false;
+  guest.paused = false;
+  guest.agentProcesses.clear();
+}
+
+function statusCurrent(ctx: Ctx, type: GuestType) {
+  const { cluster } = ctx;
+  const guest = guestFor(ctx, type);
+  const u = guestUsage(cluster, guest);
+  const ha = cluster.haOf(guest.vmid);
+  const out: Record<string, unknown> = {
+    vmid: guest.vmid,
+    name: guest.config.name ?? guest.config.hostname,
+    status: guest.running ? 'running' : 'stopped',
+    cpus: u.cpus,
+    cpu: u.cpu,
+    maxmem: u.maxmem,
+    mem: u.mem,
+    maxdisk: u.maxdisk,
+    disk: u.disk,
+    uptime: u.uptime,
+    netin: u.netin,
+    netout: u.netout,
+    diskread: u.diskread,
+    diskwrite: u.diskwrite,
+    ha: ha ? { managed: 1, state: ha.state, group: ha.group } : { managed: 0 },
+  };
+  if (type === 'qemu') {
+    out.qmpstatus = guest.running ? (guest.paused ? 'paused' : 'running') : 'stopped';
+    if (guest.config.agent && /^(1|enabled=1)/.test(guest.config.agent)) out.agent = 1;
+    if (guest.running) {
+      out.pid = 10_000 + guest.vmid;
+      out['running-machine'] = 'pc-i440fx-9.2+pve1';
+      out['running-qemu'] = '9.2.0';
+    }
+  } else {
+    out.type = 'lxc';
+    out.maxswap = Number(guest.config.swap ?? 512) * 2 ** 20;
+    out.swap = 0;
+    if (guest.paused) out.status = 'running';
+  }
+  if (guest.config.lock) out.lock = guest.config.lock;
+  if (guest.config.tags) out.tags = guest.config.tags;
+  if (guest.config.template === '1') out.template = 1;
+  return out;
+}
+
+function list(ctx: Ctx, type: GuestType) {
+  const node = nodeParam(ctx);
+  const out: Record<string, unknown>[] = [];
+  for (const guest of ctx.cluster.guests.values()) {
+    if (guest.node !== node || guest.type !== type) continue;
+    if (!ctx.access.has(ctx.auth, `/vms/${guest.vmid}`, 'VM.Audit')) continue;
+    const u = guestUsage(ctx.cluster, guest);
+    const row: Record<string, unknown> = {
+      vmid: guest.vmid,
+      name: guest.config.name ?? guest.config.hostname,
+      status: guest.running ? 'running' : 'stopped',
+      cpus: u.cpus,
+      cpu: u.cpu,
+      maxmem: u.maxmem,
+      mem: u.mem,
+      maxdisk: u.maxdisk,
+      disk: u.disk,
+      netin: u.netin,
+      netout: u.netout,
+      diskread: u.diskread,
+      diskwrite: u.diskwrite,
+      uptime: u.uptime,
+    };
+    if (type === 'lxc') row.type = 'lxc';
+    if (type === 'qemu' && guest.running) row.pid = 10_000 + guest.vmid;
+    if (type === 'qemu' && bool(ctx, 'full'))
+      row.qmpstatus = guest.running ? (guest.paused ? 'paused' : 'running') : 'stopped';
+    if (guest.config.tags) row.tags = guest.config.tags;
+    if (guest.config.lock) row.lock = guest.config.lock;
+    if (guest.config.template === '1') row.template = 1;
+    out.push(row);
+  }
+  return out;
+}
+
+/** The power actions, with PVE's pre-fork checks and in-task outcomes. */
+function powerAction(type: GuestType, action: string) {
+  return (ctx: Ctx) => {
+    const { cluster, clock } = ctx;
+    const guest = guestFor(ctx, type);
+    const label = guestLabel(type);
+    const id = String(guest.vmid);
+    const skip = skiplock(ctx);
+    const ha = cluster.haOf(guest.vmid);
+    const lockCheck = () => {
+      const lock = guest.config.lock;
+      if (
+        lock &&
+        !skip &&
+        !(action === 'start' && lock === 'suspended') &&
+        !(action === 'resume' && lock === 'suspended')
+      ) {
+        throw new TaskError(`${label} is locked (${lock})`);
+      }
+    };
+    ctx.count(`${type}.${action}`);
+    const node = guest.node;
+    switch (action) {
+      case 'start': {
+        if (type === 'lxc' && guest.running) throw fail(`CT ${id} already running`);
+        const haType = ha && !str(ctx, 'stateuri');
+        return ctx.startTask({
+          node,
+          type: haType ? 'hastart' : `${typePrefix(type)}start`,
+          id,
+          run: () => {
+            if (haType && ha) ha.state = 'started';
+            if (cluster.isTemplate(guest))
+              throw new TaskError("you can't start a vm if it's a template");
+            lockCheck();
+            if (guest.running) throw new TaskError(`${label} ${id} already running`);
+            checkBridges(cluster, guest);
+            const resumed = guest.config.lock === 'suspended';
+            if (resumed) delete guest.config.lock;
+            startGuest(cluster, guest, clock.now());
+            return resumed ? ['resuming VM from saved state'] : [];
+          },
+        });
+      }
+      case 'stop': {
+        if (type === 'lxc' && !guest.running) throw fail(`CT ${id} not running`);
+        if (ha && bool(ctx, 'overrule-shutdown'))
+          throw fail(`parameter 'overrule-shutdown' is not supported for HA-managed guests`);
+        const haType = ha && !str(ctx, 'migratedfrom');
+        return ctx.startTask({
+          node,
+          type: haType ? 'hastop' : `${typePrefix(type)}stop`,
+          id,
+          run: () => {
+            if (haType && ha) ha.state = 'stopped';
+            lockCheck();
+            stopGuest(guest);
+            return [];
+          },
+        });
+      }
+      case 'shutdown': {
+        if (!guest.running) {
+          if (type === 'lxc') throw fail(`CT ${id} not running`);
+        }
+        const force = bool(ctx, 'forceStop');
+        if (type === 'qemu' && guest.paused && !force) throw fail('VM is paused - cannot shutdown');
+        const timeout = num(ctx, 'timeout') ?? (type === 'lxc' ? 60 : 180);
+        const stuck = guest.ignoreShutdown && guest.running;
+        return ctx.startTask({
+          node,
+          type: ha ? 'hastop' : `${typePrefix(type)}shutdown`,
+          id,
+          durationMs: stuck ? timeout * 1000 : undefined,
+          run: () => {
+            if (ha) ha.state = 'stopped';
+            lockCheck();
+            if (!guest.running) return [];
+            if (stuck || (guest.paused && force)) {
+              if (!force) {
+                throw new TaskError(
+                  type === 'qemu'
+                    ? 'VM quit/powerdown failed - got timeout'
+                    : `container did not stop`,
+                );
+              }
+              stopGuest(guest);
+              return ['VM still running - terminating now with SIGTERM'];
+            }
+            stopGuest(guest);
+            return [];
+          },
+        });
+      }
+      case 'reboot': {
+        if (!guest.running) throw fail(`${label} ${id} not running`);
+        if (type === 'qemu' && guest.paused) throw fail('VM is paused - cannot reboot');
+        return ctx.startTask({
+          node,
+          type: `${typePrefix(type)}reboot`,
+          id,
+          durationMs: guest.ignoreShutdown ? (num(ctx, 'timeout') ?? 180) * 1000 : undefined,
+          run: () => {
+            lockCheck();
+            if (guest.ignoreShutdown) throw new TaskError('VM quit/powerdown failed - got timeout');
+            startGuest(cluster, guest, clock.now());
+            return [];
+          },
+        });
+      }
+      case 'reset': {
+        if (!guest.running) throw fail(`VM ${id} not running`);
+        return ctx.startTask({
+          node,
+          type: 'qmreset',
+          id,
+          run: () => {
+            lockCheck();
+            guest.startedAt = clock.now();
+            guest.paused = false;
+            return [];
+          },
+        });
+      }
+      case 'suspend': {
+        if (!guest.running) throw fail(`${label} ${id} not running`);
+        const todisk = type === 'qemu' && bool(ctx, 'todisk');
+        if (todisk && ha) throw fail('Cannot suspend HA managed VM to disk');
+        if (todisk) {
+          return ctx.startTask({
+            node,
+            type: 'qmsuspend',
+            id,
+            lock: { guest, lock: 'suspending' },
+            run: () => {
+              stopGuest(guest);
+              guest.config.lock = 'suspended';
+              const storage = str(ctx, 'statestorage') ?? 'local-lvm';
+              const volid = cluster.allocateDisk(
+                node,
+                storage,
+                guest.vmid,
+                guestUsage(cluster, guest).maxmem * 2,
+                'qemu',
+              );
+              guest.config.vmstate = volid;
+              return [`suspend vm to disk`, `saving VM state and RAM using storage '${storage}'`];
+            },
+            abort: () => undefined,
+          });
+        }
+        return ctx.startTask({
+          node,
+          type: type === 'qemu' ? 'qmpause' : 'vzsuspend',
+          id,
+          run: () => {
+            lockCheck();
+            guest.paused = true;
+            return [];
+          },
+        });
+      }
+      case 'resume': {
+        const suspendedToDisk = guest.config.lock === 'suspended';
+        if (!guest.running && !suspendedToDisk) throw fail(`${label} ${id} not running`);
+        if (type === 'lxc' && guest.running && !guest.paused)
+          throw fail(`CT ${id} already running`);
+        return ctx.startTask({
+          node,
+          type: `${typePrefix(type)}resume`,
+          id,
+          run: () => {
+            if (suspendedToDisk) {
+              delete guest.config.lock;
+              const state = guest.config.vmstate;
+              if (state) cluster.removeVolume(node, state);
+              delete guest.config.vmstate;
+              startGuest(cluster, guest, clock.now());
+              return ['resuming VM from saved state'];
+            }
+            lockCheck();
+            guest.paused = false;
+            return [];
+          },
+        });
+      }
+      default:
+        throw new PveError(501, `Method 'POST ${action}' not implemented`);
+    }
+  };
+}
+
+/** Applies a config update (PUT, or the work of POST's qmconfig task). Returns a log summary. */
+function updateConfig(ctx: Ctx, guest: SimGuest): string[] {
+  const { cluster } = ctx;
+  const digest = str(ctx, 'digest');
+  if (digest && digest !== cluster.digest(guest)) {
+    throw fail('detected modified configuration - file changed by other user? Try again.');
+  }
+  if (!skiplock(ctx)) cluster.assertUnlocked(guest);
+  const deletes = (str(ctx, 'delete') ?? '').split(/[,; ]+/).filter(Boolean);
+  const reverts = (str(ctx, 'revert') ?? '').split(/[,; ]+/).filter(Boolean);
+  for (const key of deletes) {
+    if (key in ctx.params)
+      throw new PveError(400, 'Parameter verification failed.', {
+        delete: `unable to delete '${key}' - duplicate key in set and delete`,
+      });
+  }
+  const allocated: string[] = [];
+  let entries: Config;
+  try {
+    entries = configEntries(ctx, guest, allocated);
+  } catch (err) {
+    freeVolumes(cluster, guest.node, allocated);
+    throw err;
+  }
+  const cold = guest.type === 'qemu' && guest.running;
+  const log: string[] = [];
+  for (const key of reverts) {
+    delete guest.pending[key];
+    guest.pendingDelete.delete(key);
+  }
+  for (const [key, value] of Object.entries(entries)) {
+    log.push(`update ${guestLabel(guest.type)} ${guest.vmid}: -${key} ${value}`);
+    if (cold && QEMU_COLD_KEYS.has(key)) {
+      guest.pending[key] = value;
+      guest.pendingDelete.delete(key);
+      continue;
+    }
+    const old = guest.config[key];
+    if (old !== undefined && isDiskKey(guest.type, key)) detachDisk(guest, key, old, value);
+    guest.config[key] = value;
+  }
+  for (const key of deletes) {
+    if (cold && QEMU_COLD_KEYS.has(key)) {
+      if (key in guest.config) guest.pendingDelete.add(key);
+      delete guest.pending[key];
+      continue;
+    }
+    delete guest.pending[key];
+    const old = guest.config[key];
+    if (old === undefined) continue;
+    if (isDiskKey(guest.type, key)) {
+      if (key.startsWith('unused')) {
+        const disk = parseDisk(guest.type, key, old);
+        if (disk) cluster.removeVolume(guest.node, disk.volid);
+      } else {
+        detachDisk(guest, key, old, undefined);
+      }
+    }
+    delete guest.config[key];
+  }
+  return log;
+}
+
+/** A disk replaced or removed is kept as the next free `unusedN`, as PVE does. */
+function detachDisk(
+  guest: SimGuest,
+  key: string,
+  old: string,
+  replacement: string | undefined,
+): void {
+  const disk = parseDisk(guest.type, key, old);
+  if (!disk) return;
+  const next = replacement ? parseDisk(guest.type, key, replacement) : undefined;
+  if (next?.volid === disk.volid) return;
+  let n = 0;
+  while (`unused${n}` in guest.config) n++;
+  guest.config[`unused${n}`] = disk.volid;
+}
+
+function createGuest(type: GuestType) {
+  return (ctx: Ctx) => {
+    const { cluster } = ctx;
+    const node = nodeParam(ctx);
+    const vmid = num(ctx, 'vmid') ?? 0;
+    const label = guestLabel(type);
+    const pool = str(ctx, 'pool');
+    const archive =
+      type === 'qemu'
+        ? str(ctx, 'archive')
+        : bool(ctx, 'restore')
+          ? str(ctx, 'ostemplate')
+          : undefined;
+    if (archive) return restoreGuest(ctx, type, node, vmid, archive);
+    if (
+      !ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Allocate') &&
+      !(pool && ctx.access.has(ctx.auth, `/pool/${pool}`, 'VM.Allocate'))
+    ) {
+      throw new PveError(403, `Permission check failed (/vms/${vmid}, VM.Allocate)`);
+    }
+    const existing = cluster.guests.get(vmid);
+    if (existing) {
+      throw fail(
+        `unable to create ${label} ${vmid} - ${guestLabel(existing.type)} ${vmid} already exists on node '${existing.node}'`,
+      );
+    }
+    if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
+    let ostype: string | undefined;
+    if (type === 'lxc') {
+      const template = str(ctx, 'ostemplate');
+      if (!template)
+        throw new PveError(400, 'Parameter verification failed.', {
+          ostemplate: 'property is missing and it is not optional',
+        });
+      const vol = cluster.volume(node, template);
+      if (vol?.content !== 'vztmpl') throw fail(`volume '${template}' does not exist`);
+      ostype = /alpine/.test(template)
+        ? 'alpine'
+        : /ubuntu/.test(template)
+          ? 'ubuntu'
+          : /centos|rocky|alma/.test(template)
+            ? 'centos'
+            : 'debian';
+      if (!ctx.params.rootfs) {
+        const fallback = [...cluster.storages.values()].find(
+          (s) => s.content.includes('rootdir') && (!s.nodes || s.nodes.includes(node)),
+        );
+        ctx.params.rootfs = `${fallback?.storage ?? 'local'}:4`;
+      }
+    }
+    const allocated: string[] = [];
+    let config: Config;
+    try {
+      config = configEntries(ctx, { type, vmid, node }, allocated);
+    } catch (err) {
+      freeVolumes(cluster, node, allocated);
+      throw err;
+    }
+    if (type === 'qemu') {
+      config.smbios1 ??= `uuid=${macFor(cluster.seed, `uuid${vmid}`).toLowerCase()}`;
+      config.meta ??= `creation-qemu=9.2.0,ctime=${ctx.clock.seconds()}`;
+    } else {
+      config.ostype ??= ostype ?? 'debian';
+      config.arch ??= 'amd64';
+    }
+    const guest: SimGuest = {
+      vmid,
+      type,
+      node,
+      config: { ...config, lock: 'create' },
+      pending: {},
+      pendingDelete: new Set(),
+      running: false,
+      paused: false,
+      startedAt: 0,
+      snapshots: new Map(),
+      ignoreShutdown: false,
+      agentRunning: false,
+      diskUsage: 0.05,
+      agentProcesses: new Map(),
+    };
+    cluster.guests.set(vmid, guest);
+    if (pool) cluster.poolAdd(pool, vmid);
+    ctx.count('guest.create');
+    const start = bool(ctx, 'start');
+    return ctx.startTask({
+      node,
+      type: `${typePrefix(type)}create`,
+      id: String(vmid),
+      lock: { guest, lock: 'create' },
+      log: allocated.map((v) => `  Logical volume "${v.split(':')[1]}" created.`),
+      run: () => {
+        delete guest.config.lock;
+        if (start) startGuest(cluster, guest, ctx.clock.now());
+        return [];
+      },
+      abort: () => {
+        cluster.guests.delete(vmid);
+        cluster.poolRemove(vmid);
+        freeVolumes(cluster, node, allocated);
+      },
+    });
+  };
+}
+
+/** Restores a backup into a new guest, or over an existing one with `force`. */
+function restoreGuest(
+  ctx: Ctx,
+  type: GuestType,
+  node: string,
+  vmid: number,
+  archive: string,
+): string {
+  const { cluster } = ctx;
+  const label = guestLabel(type);
+  const vol = cluster.volume(node, archive);
+  if (!vol?.backup) throw fail(`volume '${archive}' does not exist`);
+  if (vol.backup.type !== type)
+    throw fail(
+      `unable to restore ${label} ${vmid} - wrong archive type for a ${type === 'qemu' ? 'VM' : 'container'}`,
+    );
+  const existing = cluster.guests.get(vmid);
+  const force = bool(ctx, 'force');
+  const allowed =
+    ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Allocate') ||
+    (existing && ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Backup'));
+  if (!allowed) throw new PveError(403, `Permission check failed (/vms/${vmid}, VM.Allocate)`);
+  if (existing) {
+    if (!force)
+      throw fail(
+        `unable to restore ${label} ${vmid} - ${guestLabel(existing.type)} ${vmid} already exists on node '${existing.node}'`,
+      );
+    if (existing.node !== node)
+      throw fail(
+        `unable to restore ${label} ${vmid} - ${label} ${vmid} already exists on node '${existing.node}'`,
+      );
+    if (existing.type !== type)
+      throw fail(`unable to restore ${label} ${vmid} - it is a ${guestLabel(existing.type)}`);
+    if (existing.running) throw fail(`unable to restore ${label} ${vmid} - ${label} is running`);
+    cluster.assertUnlocked(existing);
+  }
+  const pool = str(ctx, 'pool');
+  if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
+  const targetStorage = str(ctx, 'storage');
+  const source = vol.backup.config;
+  const previous = existing
+    ? { config: { ...existing.config }, volumes: ownedVolumes(cluster, existing) }
+    : undefined;
+  const guest: SimGuest = existing ?? {
+    vmid,
+    type,
+    node,
+    config: {},
+    pending: {},
+    pendingDelete: new Set(),
+    running: false,
+    paused: false,
+    startedAt: 0,
+    snapshots: new Map(),
+    ignoreShutdown: false,
+    agentRunning: Boolean(source.agent?.startsWith('1')),
+    diskUsage: 0.3,
+    agentProcesses: new Map(),
+  };
+  guest.config.lock = 'create';
+  cluster.guests.set(vmid, guest);
+  if (pool) cluster.poolAdd(pool, vmid);
+  ctx.count('guest.create');
+  const allocated: string[] = [];
+  return ctx.startTask({
+    node,
+    type: `${typePrefix(type)}restore`,
+    id: String(vmid),
+    lock: { guest, lock: 'create' },
+    log: [`restore vma archive: ${archive}`],
+    steps: [
+      'progress 25% (read 25% of archive)',
+      'progress 50% (read 50% of archive)',
+      'progress 75% (read 75% of archive)',
+      'progress 100% (read 100% of archive)',
+    ],
+    run: () => {
+      if (previous) freeVolumes(cluster, node, previous.volumes);
+      const config: Config = {};
+      const lines: string[] = [];
+      for (const [key, value] of Object.entries(source)) {
+        if (key === 'lock' || key === 'parent') continue;
+        if (isDiskKey(type, key) && !key.startsWith('unused')) {
+          const disk = parseDisk(type, key, value);
+          if (disk) {
+            const storage = targetStorage ?? disk.volid.split(':')[0] ?? 'local-lvm';
+            const size = parseSize(disk.opts.size ?? '') ?? 8 * 2 ** 30;
+            let volid: string;
+            try {
+              volid = cluster.allocateDisk(node, storage, vmid, size, type);
+            } catch (err) {
+              throw new TaskError((err as Error).message);
+            }
+            allocated.push(volid);
+            const defaultKey = type === 'lxc' && key !== 'rootfs' ? 'volume' : 'file';
+            config[key] = formatPropertyString(
+              { ...disk.opts, file: undefined, volume: undefined, [defaultKey]: volid },
+              defaultKey,
+            );
+            lines.push(`new volume ID is '${volid}'`);
+            continue;
+          }
+        }
+        if (key.startsWith('unused')) continue;
+        config[key] =
+          /^net\d+$/.test(key) && bool(ctx, 'unique')
+            ? regenerateMac(cluster, type, vmid, key, value)
+            : value;
+      }
+      guest.config = config;
+      guest.snapshots.clear();
+      guest.pending = {};
+      guest.pendingDelete.clear();
+      if (bool(ctx, 'start')) startGuest(cluster, guest, ctx.clock.now());
+      return lines;
+    },
+    abort: () => {
+      freeVolumes(cluster, node, allocated);
+      if (previous) guest.config = previous.config;
+      else {
+        cluster.guests.delete(vmid);
+        cluster.poolRemove(vmid);
+      }
+    },
+  });
+}
+
+function regenerateMac(
+  cluster: Cluster,
+  type: GuestType,
+  vmid: number,
+  key: string,
+  value: string,
+): string {
+  if (type === 'qemu') {
+    const opts = parsePropertyString(value);
+    const model = Object.keys(opts).find((k) =>
+      /^[0-9A-F]{2}(:[0-9A-F]{2}){5}$/i.test(opts[k] ?? ''),
+    );
+    if (model) opts[model] = macFor(cluster.seed + vmid, key);
+    return formatPropertyString(opts);
+  }
+  const opts = parsePropertyString(value);
+  opts.hwaddr = macFor(cluster.seed + vmid, key);
+  return formatPropertyString(opts);
+}
+
+function destroyGuest(type: GuestType) {
+  return (ctx: Ctx) => {
+    const { cluster } = ctx;
+    const guest = guestFor(ctx, type);
+    const label = guestLabel(type);
+    const vmid = guest.vmid;
+    if (guest.config.protection === '1')
+      throw fail(`can't remove ${label} ${vmid} - protection mode enabled`);
+    cluster.assertUnlocked(guest);
+    if (guest.running) {
+      if (type === 'qemu' || !bool(ctx, 'force'))
+        throw fail(`${label} ${vmid} is running - destroy failed`);
+    }
+    const purge = bool(ctx, 'purge');
+    const ha = cluster.haOf(vmid);
+    if (ha && !purge)
+      throw fail(
+        `unable to remove ${label} ${vmid} - used in HA resources and purge parameter not set.`,
+      );
+    const unreferenced = ctx.params['destroy-unreferenced-disks'] !== false;
+    ctx.count('guest.delete');
+    return ctx.startTask({
+      node: guest.node,
+      type: `${typePrefix(type)}destroy`,
+      id: String(vmid),
+      lock: { guest, lock: 'destroyed' },
+      run: () => {
+        const lines: string[] = [];
+        if (guest.running) stopGuest(guest);
+        const referenced = new Set(cluster.disksOf(type, guest.config).map((d) => d.volid));
+        for (const snap of guest.snapshots.values())
+          for (const d of cluster.disksOf(type, snap.config)) referenced.add(d.volid);
+        if (guest.config.vmstate) referenced.add(guest.config.vmstate);
+        for (const volid of ownedVolumes(cluster, guest)) {
+          if (!referenced.has(volid) && !unreferenced) continue;
+          cluster.removeVolume(guest.node, volid);
+          lines.push(`  Logical volume "${volid.split(':')[1]}" successfully removed.`);
+        }
+        cluster.guests.delete(vmid);
+        cluster.poolRemove(vmid);
+        if (purge && ha) {
+          cluster.ha.delete(ha.sid);
+          lines.push(
+            `purging ${label} ${vmid} from related configurations..`,
+            `removed ${label} ${vmid} from HA resource configuration.`,
+          );
+        }
+        return lines;
+      },
+    });
+  };
+}
+
+function cloneGuest(type: GuestType) {
+  return (ctx: Ctx) => {
+    const { cluster } = ctx;
+    const source = guestFor(ctx, type);
+    const label = guestLabel(type);
+    const newid = num(ctx, 'newid') ?? 0;
+    const target = str(ctx, 'target') ?? source.node;
+    const isTemplate = cluster.isTemplate(source);
+    const full = ctx.params.full === undefined ? !isTemplate : bool(ctx, 'full');
+    const storage = str(ctx, 'storage');
+    const pool = str(ctx, 'pool');
+    const snapname = str(ctx, 'snapname');
+    if (newid === source.vmid) throw fail('clone: cannot clone to itself');
+    const existing = cluster.guests.get(newid);
+    if (existing)
+      throw fail(
+        `unable to create ${label} ${newid} - ${guestLabel(existing.type)} ${newid} already exists on node '${existing.node}'`,
+      );
+    const targetNode = cluster.nodes.get(target);
+    if (!targetNode) throw fail(`no such cluster node '${target}'`);
+    if (!targetNode.online) throw fail(`target node '${target}' is not online`);
+    if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
+    if (!full) {
+      if (!isTemplate)
+        throw fail(
+          `Linked clone feature is not supported for a ${type === 'qemu' ? 'VM' : 'container'} that isn't a template`,
+        );
+      if (storage) throw fail(`storage parameter is not allowed for linked clones`);
+    }
+    if (snapname && !source.snapshots.has(snapname))
+      throw fail(`snapshot '${snapname}' does not exist`);
+    if (type === 'lxc' && source.running && !snapname && full)
+      throw fail(`unable to clone a running container without a snapshot`);
+    cluster.assertUnlocked(source);
+    const from = snapname
+      ? (source.snapshots.get(snapname)?.config ?? source.config)
+      : source.config;
+    const disks = cluster.disksOf(type, from).filter((d) => !d.key.startsWith('unused'));
+    for (const d of disks) {
+      const store = storage ?? d.volid.split(':')[0] ?? '';
+      const s = cluster.storages.get(store);
+      if (target !== source.node && !s?.shared && !full) {
+        throw fail(`can't clone to node '${target}' (${label} uses local storage)`);
+      }
+      cluster.storageOn(target, store);
+    }
+    const config: Config = {};
+    for (const [key, value] of Object.entries(from)) {
+      if (
+        ['lock', 'parent', 'template', 'snaptime', 'vmstate', 'description'].includes(key) ||
+        key.startsWith('unused')
+      )
+        continue;
+      config[key] = /^net\d+$/.test(key) ? regenerateMac(cluster, type, newid, key, value) : value;
+    }
+    const nameKey = type === 'qemu' ? 'name' : 'hostname';
+    config[nameKey] =
+      str(ctx, type === 'qemu' ? 'name' : 'hostname') ??
+      `Copy-of-${label}-${from[nameKey] ?? source.vmid}`;
+    const description = str(ctx, 'description');
+    if (description) config.description = description;
+    const clone: SimGuest = {
+      vmid: newid,
+      type,
+      node: target,
+      config: { ...config, lock: 'clone' },
+      pending: {},
+      pendingDelete: new Set(),
+      running: false,
+      paused: false,
+      startedAt: 0,
+      snapshots: new Map(),
+      ignoreShutdown: false,
+      agentRunning: source.agentRunning,
+      diskUsage: source.diskUsage,
+      agentProcesses: new Map(),
+    };
+    cluster.guests.set(newid, clone);
+    if (pool) cluster.poolAdd(pool, newid);
+    ctx.count('guest.create');
+    const allocated: string[] = [];
+    const kind = full ? 'full' : 'linked';
+    const log = disks.map((d) => `create ${kind} clone of drive ${d.key} (${d.volid})`);
+    return ctx.startTask({
+      node: source.node,
+      type: `${typePrefix(type)}clone`,
+      id: String(source.vmid),
+      lock: { guest: clone, lock: 'clone' },
+      log,
+      steps: full
+        ? ['transferred 25%', 'transferred 50%', 'transferred 75%', 'transferred 100%'].map(
+            (p) => `drive mirror: ${p}`,
+          )
+        : [],
+      durationMs: full ? undefined : 1_500,
+      run: () => {
+        for (const d of disks) {
+          const store = storage ?? d.volid.split(':')[0] ?? '';
+          let volid: string;
+          try {
+            volid = cluster.allocateDisk(target, store, newid, d.size, type);
+          } catch (err) {
+            throw new TaskError((err as Error).message);
+          }
+          allocated.push(volid);
+          if (!full) {
+            // A linked clone's volume names its base: base-9000-disk-0/vm-150-disk-0.
+            const base = d.volid.split(':')[1] ?? '';
+            const linked = `${store}:${base}/${volid.split(':')[1]}`;
+            const vol = cluster.volume(target, volid);
+            cluster.removeVolume(target, volid);
+            if (vol) cluster.addVolume({ ...vol, volid: linked });
+            allocated[allocated.length - 1] = linked;
+            volid = linked;
+          }
+          const defaultKey = type === 'lxc' && d.key !== 'rootfs' ? 'volume' : 'file';
+          const opts = parsePropertyString(from[d.key] ?? '', defaultKey);
+          clone.config[d.key] = formatPropertyString({ ...opts, [defaultKey]: volid }, defaultKey);
+        }
+        return [];
+      },
+      abort: () => {
+        cluster.guests.delete(newid);
+        cluster.poolRemove(newid);
+        freeVolumes(cluster, target, allocated);
+      },
+    });
+  };
+}
+
+function migrateGuest(type: GuestType) {
+  return (ctx: Ctx) => {
+    const { cluster } = ctx;
+    const guest = guestFor(ctx, type);
+    const label = guestLabel(type);
+    const target = str(ctx, 'target') ?? '';
+    const online = bool(ctx, 'online');
+    const restart = bool(ctx, 'restart');
+    if (target === guest.node) throw fail(`target is local node.`);
+    const targetNode = cluster.nodes.get(target);
+    if (!targetNode) throw fail(`no such cluster node '${target}'`);
+    if (!targetNode.online) throw fail(`target node '${target}' is not online`);
+    cluster.assertUnlocked(guest);
+    if (guest.running) {
+      if (type === 'qemu' && !online) throw fail(`can't migrate running VM without --online`);
+      if (type === 'lxc' && !restart && !online)
+        throw fail(`CT is running - use online or restart migration`);
+      if (type === 'lxc' && online) throw fail('lxc live migration is currently not implemented');
+    }
+    const disks = cluster.disksOf(type, guest.config);
+    const localDisks = disks.filter((d) => !cluster.storageShared(d.volid.split(':')[0] ?? ''));
+    if (type === 'qemu' && guest.running && localDisks.length && !bool(ctx, 'with-local-disks')) {
+      throw fail(`can't migrate local disk '${localDisks[0]?.volid}': use --with-local-disks`);
+    }
+    const targetstorage = str(ctx, 'targetstorage');
+    for (const d of disks) {
+      const store = targetstorage ?? d.volid.split(':')[0] ?? '';
+      const s = cluster.storages.get(store);
+      if (!s || (s.nodes && !s.nodes.includes(target))) {
+        throw fail(`storage '${store}' is not available on node '${target}'`);
+      }
+    }
+    const ha = cluster.haOf(guest.vmid);
+    ctx.count(`${type}.migrate`);
+    const source = guest.node;
+    return ctx.startTask({
+      node: source,
+      type: ha ? 'hamigrate' : `${typePrefix(type)}igrate`.replace('vzigrate', 'vzmigrate'),
+      id: String(guest.vmid),
+      lock: { guest, lock: 'migrate' },
+      log: [`starting migration of ${label} ${guest.vmid} to node '${target}' (${targetNode.ip})`],
+      steps: localDisks.map((d) => `copying local disk '${d.volid}' to node '${target}'`),
+      run: () => {
+        for (const d of localDisks) {
+          const vol = cluster.volume(source, d.volid);
+          if (!vol) continue;
+          cluster.removeVolume(source, d.volid);
+          cluster.addVolume({ ...vol, node: target });
+        }
+        const wasRunning = guest.running;
+        guest.node = target;
+        if (type === 'lxc' && wasRunning && restart) startGuest(cluster, guest, ctx.clock.now());
+        return [
+          `migration finished successfully (duration 00:00:0${Math.min(9, 1 + localDisks.length)})`,
+        ];
+      },
+    });
+  };
+}
+
+function templateGuest(type: GuestType) {
+  return (ctx: Ctx) => {
+    const { cluster } = ctx;
+    const guest = guestFor(ctx, type);
+    const label = guestLabel(type);
+    if (cluster.isTemplate(guest)) throw fail(`${label} ${guest.vmid} is already a template`);
+    if (guest.snapshots.size)
+      throw fail(
+        `you can't convert a ${type === 'qemu' ? 'VM' : 'CT'} to template if it has snapshots`,
+      );
+    if (guest.running)
+      throw fail(
+        `you can't convert a template to a template while the ${type === 'qemu' ? 'VM' : 'CT'} is running`,
+      );
+    cluster.assertUnlocked(guest);
+    const upid = ctx.startTask({
+      node: guest.node,
+      type: `${typePrefix(type)}template`,
+      id: String(guest.vmid),
+      lock: { guest, lock: 'create' },
+      run: () => {
+        for (const d of cluster.disksOf(type, guest.config)) {
+          if (d.key.startsWith('unused')) continue;
+          const renamed = d.volid
+            .replace(/:vm-(\d+)-disk/, ':base-$1-disk')
+            .replace(/\/vm-(\d+)-disk/, '/base-$1-disk');
+          if (renamed === d.volid) continue;
+          const vol = cluster.volume(guest.node, d.volid);
+          cluster.removeVolume(guest.node, d.volid);
+          if (vol) cluster.addVolume({ ...vol, volid: renamed });
+          guest.config[d.key] = (guest.config[d.key] ?? '').replace(d.volid, renamed);
+        }
+        guest.config.template = '1';
+        return [];
+      },
+    });
+    // LXC starts the task but answers null.
+    return type === 'qemu' ? upid : null;
+  };
+}
+
+function resizeGuest(type: GuestType) {
+  return (ctx: Ctx) => {
+    const { cluster } = ctx;
+    const guest = guestFor(ctx, type);
+    const diskKey = str(ctx, 'disk') ?? '';
+    const sizeText = str(ctx, 'size') ?? '';
+    const digest = str(ctx, 'digest');
+    if (digest && digest !== cluster.digest(guest)) {
+      throw fail('detected modified configuration - file changed by other user? Try again.');
+    }
+    if (!skiplock(ctx)) cluster.assertUnlocked(guest);
+    // QEMU checks inside the task, LXC before it starts.
+    const check = () => {
+      const value = guest.config[diskKey];
+      const disk = value ? parseDisk(type, diskKey, value) : undefined;
+      if (!value || !disk) throw new TaskError(`disk '${diskKey}' does not exist`);
+      const current = parseSize(disk.opts.size ?? '') ?? 0;
+      const m = /^(\+)?(\d+(?:\.\d+)?[KMGT]?)$/.exec(sizeText);
+      const amount = m ? (parseSize(m[2] ?? '') ?? 0) : 0;
+      const next = m?.[1] ? current + amount : amount;
+      if (next < current) throw new TaskError('shrinking disks is not supported');
+      return { value, disk, current, next };
+    };
+    if (type === 'lxc') {
+      try {
+        const { current, next } = check();
+        if (next === current) throw fail('disk is already at specified size');
+      } catch (err) {
+        if (err instanceof TaskError)
+          throw fail(
+            err.message.replace('shrinking disks is not supported', 'unable to shrink disk size'),
+          );
+        throw err;
+      }
+    }
+    return ctx.startTask({
+      node: guest.node,
+      type: 'resize',
+      id: String(guest.vmid),
+      run: () => {
+        const { value, disk, current, next } = check();
+        if (next === current) return [];
+        const defaultKey = type === 'lxc' && diskKey !== 'rootfs' ? 'volume' : 'file';
+        const opts = parsePropertyString(value, defaultKey);
+        guest.config[diskKey] = formatPropertyString(
+          { ...opts, size: formatSize(next) },
+          defaultKey,
+        );
+        const vol = cluster.volume(guest.node, disk.volid);
+        if (vol) vol.size = next;
+        return [
+          `  Size of logical volume ${disk.volid} changed from ${formatSize(current)} to ${formatSize(next)}.`,
+        ];
+      },
+    });
+  };
+}
+
+function pending(ctx: Ctx, type: GuestType) {
+  const guest = guestFor(ctx, type);
+  const keys = new Set([
+    ...Object.keys(guest.config),
+    ...Object.keys(guest.pending),
+    ...guest.pendingDelete,
+  ]);
+  return [...keys].sort().map((key) => {
+    const row: Record<string, unknown> = { key };
+    if (key in guest.config) row.value = guest.config[key];
+    if (key in guest.pending) row.pending = guest.pending[key];
+    if (guest.pendingDelete.has(key)) row.delete = 1;
+    return row;
+  });
+}
+
+function getConfig(ctx: Ctx, type: GuestType) {
+  const guest = guestFor(ctx, type);
+  const snapname = str(ctx, 'snapshot');
+  if (snapname) {
+    const snap = guest.snapshots.get(snapname);
+    if (!snap) throw fail(`snapshot '${snapname}' does not exist`);
+    return { ...snap.config, digest: ctx.cluster.digest(guest) };
+  }
+  return { ...viewConfig(guest, bool(ctx, 'current')), digest: ctx.cluster.digest(guest) };
+}
+
+export function guestRoutes(type: GuestType): Routes {
+  const base = `/nodes/{node}/${type}`;
+  const routes: Routes = {
+    [`GET ${base}`]: (ctx) => list(ctx, type),
+    [`POST ${base}`]: createGuest(type),
+    [`DELETE ${base}/{vmid}`]: destroyGuest(type),
+    [`GET ${base}/{vmid}/status/current`]: (ctx) => statusCurrent(ctx, type),
+    [`GET ${base}/{vmid}/config`]: (ctx) => getConfig(ctx, type),
+    [`PUT ${base}/{vmid}/config`]: (ctx) => {
+      updateConfig(ctx, guestFor(ctx, type));
+      ctx.count(`${type}.config`);
+      return null;
+    },
+    [`GET ${base}/{vmid}/pending`]: (ctx) => pending(ctx, type),
+    [`POST ${base}/{vmid}/clone`]: cloneGuest(type),
+    [`POST ${base}/{vmid}/migrate`]: migrateGuest(type),
+    [`POST ${base}/{vmid}/template`]: templateGuest(type),
+    [`PUT ${base}/{vmid}/resize`]: resizeGuest(type),
+    [`GET ${base}/{vmid}/rrddata`]: (ctx) =>
+      guestRrd(
+        ctx.cluster,
+        guestFor(ctx, type),
+        (str(ctx, 'timeframe') ?? 'hour') as Timeframe,
+        str(ctx, 'cf') === 'MAX' ? 'MAX' : 'AVERAGE',
+      ),
+  };
+  const actions =
+    type === 'qemu'
+      ? ['start', 'stop', 'shutdown', 'reboot', 'reset', 'suspend', 'resume']
+      : ['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume'];
+  for (const action of actions)
+    routes[`POST ${base}/{vmid}/status/${action}`] = powerAction(type, action);
+  if (type === 'qemu') {
+    // POST config runs as a qmconfig task; the change is made at once so that errors are the
+    // caller's, and with background_delay the answer is null as when PVE's task ends in time.
+    routes[`POST ${base}/{vmid}/config`] = (ctx) => {
+      const guest = guestFor(ctx, type);
+      const log = updateConfig(ctx, guest);
+      ctx.count(`${type}.config`);
+      const upid = ctx.startTask({
+        node: guest.node,
+        type: 'qmconfig',
+        id: String(guest.vmid),
+        log,
+        durationMs: 200,
+      });
+      return num(ctx, 'background_delay') ? null : upid;
+    };
+  }
+  return routes;
+}

@@ -1,0 +1,23 @@
+/** Every route the simulator serves, keyed `METHOD /path/template` as in the contract. */
+import type { Routes } from '../context.js';
+import { accessRoutes } from './access.js';
+import { agentRoutes } from './agent.js';
+import { clusterRoutes } from './cluster.js';
+import { guestRoutes } from './guests.js';
+import { nodeRoutes } from './nodes.js';
+import { snapshotRoutes } from './snapshots.js';
+import { storageRoutes } from './storage.js';
+import { taskRoutes } from './tasks.js';
+
+export const routes: Routes = {
+  ...clusterRoutes,
+  ...nodeRoutes,
+  ...taskRoutes,
+  ...guestRoutes('qemu'),
+  ...guestRoutes('lxc'),
+  ...snapshotRoutes('qemu'),
+  ...snapshotRoutes('lxc'),
+  ...agentRoutes,
+  ...storageRoutes,
+  ...accessRoutes,
+};

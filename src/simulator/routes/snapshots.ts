@@ -1,0 +1,168 @@
+/** Snapshot trees of VMs and containers: list, create, config, rollback, delete. */
+import type { Ctx, Routes } from '../context.js';
+import { bool, str } from '../context.js';
+import type { GuestType } from '../dataset-types.js';
+import { fail, TaskError } from '../errors.js';
+import { type Config, guestLabel, type SimGuest } from '../state.js';
+import { guestFor } from './guests.js';
+
+const prefix = (type: GuestType) => (type === 'qemu' ? 'qm' : 'vz');
+
+function snapshotOf(guest: SimGuest, name: string) {
+  const snap = guest.snapshots.get(name);
+  if (!snap) throw fail(`snapshot '${name}' does not exist`);
+  return snap;
+}
+
+/** The config a snapshot keeps: everything but the keys that describe the live guest. */
+function frozenConfig(config: Config): Config {
+  const { lock: _lock, parent: _parent, ...rest } = config;
+  return rest;
+}
+
+export function snapshotRoutes(type: GuestType): Routes {
+  const base = `/nodes/{node}/${type}/{vmid}/snapshot`;
+  const label = guestLabel(type);
+  return {
+    [`GET ${base}`]: (ctx: Ctx) => {
+      const guest = guestFor(ctx, type);
+      const list: Record<string, unknown>[] = [...guest.snapshots.values()].map((s) => {
+        const row: Record<string, unknown> = {
+          name: s.name,
+          description: s.description,
+          snaptime: s.snaptime,
+        };
+        if (s.parent) row.parent = s.parent;
+        if (type === 'qemu') row.vmstate = s.vmstate ? 1 : 0;
+        return row;
+      });
+      const current: Record<string, unknown> = {
+        name: 'current',
+        description: 'You are here!',
+        running: guest.running ? 1 : 0,
+      };
+      if (guest.config.parent) current.parent = guest.config.parent;
+      list.push(current);
+      return list;
+    },
+
+    [`POST ${base}`]: (ctx: Ctx) => {
+      const { cluster } = ctx;
+      const guest = guestFor(ctx, type);
+      const name = str(ctx, 'snapname') ?? '';
+      if (name === 'current' || name === 'pending') throw fail(`invalid snapshot name '${name}'`);
+      if (guest.snapshots.has(name)) throw fail(`snapshot name '${name}' already used`);
+      cluster.assertUnlocked(guest);
+      const vmstate = type === 'qemu' && bool(ctx, 'vmstate') && guest.running;
+      ctx.count(`${type}.snapshot`);
+      return ctx.startTask({
+        node: guest.node,
+        type: `${prefix(type)}snapshot`,
+        id: String(guest.vmid),
+        lock: { guest, lock: 'snapshot' },
+        durationMs: vmstate ? 5_000 : undefined,
+        log: vmstate ? ["saving VM state and RAM using storage 'local-lvm'"] : [],
+        steps: vmstate
+          ? ['1.51 GiB in 2s', 'completed saving the VM state in 4s, saved 3.02 GiB']
+          : [],
+        run: () => {
+          if (guest.snapshots.has(name))
+            throw new TaskError(`snapshot name '${name}' already used`);
+          guest.snapshots.set(name, {
+            name,
+            description: str(ctx, 'description') ?? '',
+            snaptime: ctx.clock.seconds(),
+            vmstate,
+            parent: guest.config.parent,
+            config: frozenConfig(guest.config),
+          });
+          guest.config.parent = name;
+          return [];
+        },
+      });
+    },
+
+    [`GET ${base}/{snapname}/config`]: (ctx: Ctx) => {
+      const guest = guestFor(ctx, type);
+      const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
+      const out: Record<string, unknown> = {
+        ...snap.config,
+        snaptime: snap.snaptime,
+        description: snap.description,
+      };
+      if (snap.parent) out.parent = snap.parent;
+      if (snap.vmstate) out.vmstate = 1;
+      return out;
+    },
+
+    [`PUT ${base}/{snapname}/config`]: (ctx: Ctx) => {
+      const guest = guestFor(ctx, type);
+      const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
+      const description = str(ctx, 'description');
+      if (description !== undefined) snap.description = description;
+      return null;
+    },
+
+    [`POST ${base}/{snapname}/rollback`]: (ctx: Ctx) => {
+      const { cluster } = ctx;
+      const guest = guestFor(ctx, type);
+      const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
+      cluster.assertUnlocked(guest);
+      const start = bool(ctx, 'start');
+      ctx.count(`${type}.rollback`);
+      return ctx.startTask({
+        node: guest.node,
+        type: `${prefix(type)}rollback`,
+        id: String(guest.vmid),
+        lock: { guest, lock: 'rollback' },
+        log: guest.running ? [`stopping ${label} ${guest.vmid} before rollback`] : [],
+        run: () => {
+          guest.config = { ...snap.config, parent: snap.name };
+          guest.pending = {};
+          guest.pendingDelete.clear();
+          // A snapshot with RAM resumes the guest as it was; one without leaves it stopped.
+          if (snap.vmstate) {
+            guest.running = true;
+            guest.paused = false;
+            guest.startedAt = ctx.clock.now();
+          } else {
+            guest.running = false;
+            guest.paused = false;
+          }
+          if (start && !guest.running) {
+            guest.running = true;
+            guest.startedAt = ctx.clock.now();
+          }
+          return [];
+        },
+      });
+    },
+
+    [`DELETE ${base}/{snapname}`]: (ctx: Ctx) => {
+      const { cluster } = ctx;
+      const guest = guestFor(ctx, type);
+      const name = str(ctx, 'snapname') ?? '';
+      const snap = snapshotOf(guest, name);
+      const force = bool(ctx, 'force');
+      if (!force) cluster.assertUnlocked(guest);
+      ctx.count(`${type}.delsnapshot`);
+      return ctx.startTask({
+        node: guest.node,
+        type: `${prefix(type)}delsnapshot`,
+        id: String(guest.vmid),
+        lock: { guest, lock: 'snapshot-delete' },
+        run: () => {
+          for (const other of guest.snapshots.values()) {
+            if (other.parent === name) other.parent = snap.parent;
+          }
+          if (guest.config.parent === name) {
+            if (snap.parent) guest.config.parent = snap.parent;
+            else delete guest.config.parent;
+          }
+          guest.snapshots.delete(name);
+          return [];
+        },
+      });
+    },
+  };
+}

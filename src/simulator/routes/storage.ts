@@ -1,0 +1,304 @@
+/** Storage on a node (list, status, content, delete) and backups (vzdump). */
+import type { Ctx, Routes } from '../context.js';
+import { bool, num, str } from '../context.js';
+import { fail, PveError, TaskError } from '../errors.js';
+import { guestUsage } from '../metrics.js';
+import {
+  type Cluster,
+  guestLabel,
+  type SimGuest,
+  type SimStorage,
+  type SimVolume,
+} from '../state.js';
+import { storagesOn } from './cluster.js';
+import { nodeParam } from './guests.js';
+
+const flag = (b: boolean) => (b ? 1 : 0);
+
+function canSeeStorage(ctx: Ctx, storage: string): boolean {
+  const privs = ctx.access.privileges(ctx.auth, `/storage/${storage}`);
+  return privs.has('Datastore.Audit') || privs.has('Datastore.AllocateSpace');
+}
+
+function storageStatus(cluster: Cluster, node: string, s: SimStorage) {
+  const used = cluster.usedBytes(node, s.storage);
+  return {
+    storage: s.storage,
+    type: s.type,
+    content: s.content.join(','),
+    active: flag(!s.disabled),
+    enabled: flag(!s.disabled),
+    shared: flag(s.shared),
+    total: s.size,
+    used,
+    avail: Math.max(0, s.size - used),
+    used_fraction: Number((used / s.size).toFixed(6)),
+  };
+}
+
+function volumeRow(cluster: Cluster, v: SimVolume) {
+  const row: Record<string, unknown> = {
+    volid: v.volid,
+    content: v.content,
+    format: v.format,
+    size: v.size,
+    ctime: v.ctime,
+  };
+  if (v.vmid !== undefined) row.vmid = v.vmid;
+  if (v.content === 'images' || v.content === 'rootdir') {
+    const guest = v.vmid === undefined ? undefined : cluster.guests.get(v.vmid);
+    row.used = Math.round(v.size * (guest?.diskUsage ?? 0.1));
+    const base = /^[^:]+:(base-\d+-disk-\d+)\//.exec(v.volid);
+    if (base) row.parent = base[1];
+  }
+  if (v.notes !== undefined) row.notes = v.notes;
+  if (v.content === 'backup') {
+    row.protected = flag(v.protected ?? false);
+    row.subtype = v.backup?.type;
+  }
+  return row;
+}
+
+/** A volume named by its full id or by its name within the storage. */
+function resolveVolid(storage: string, volume: string): string {
+  return volume.includes(':') ? volume : `${storage}:${volume}`;
+}
+
+function vzdump(ctx: Ctx) {
+  const { cluster, clock } = ctx;
+  const node = nodeParam(ctx);
+  const all = bool(ctx, 'all');
+  const ids = (str(ctx, 'vmid') ?? '')
+    .split(/[,; ]+/)
+    .filter(Boolean)
+    .map(Number);
+  const poolid = str(ctx, 'pool');
+  if (!all && !ids.length && !poolid)
+    throw new PveError(400, 'Parameter verification failed.', {
+      vmid: 'property is missing and it is not optional',
+    });
+  if (bool(ctx, 'stdout')) throw fail('stdout is not supported over the API');
+  const exclude = new Set(
+    (str(ctx, 'exclude') ?? '')
+      .split(/[,; ]+/)
+      .filter(Boolean)
+      .map(Number),
+  );
+  const wanted = all
+    ? [...cluster.guests.keys()].filter((id) => !exclude.has(id))
+    : poolid
+      ? [...(cluster.pools.get(poolid)?.vms ?? [])]
+      : ids;
+  for (const id of wanted) {
+    if (!all && !cluster.guests.has(id))
+      throw fail(`unable to find configuration file for VM ${id}`);
+  }
+  const storageId = str(ctx, 'storage') ?? 'local';
+  const storage = cluster.storageOn(node, storageId);
+  if (!storage.content.includes('backup'))
+    throw fail(`storage '${storageId}' does not support backups`);
+  if (!ctx.access.has(ctx.auth, `/storage/${storageId}`, 'Datastore.AllocateSpace')) {
+    throw new PveError(
+      403,
+      `Permission check failed (/storage/${storageId}, Datastore.AllocateSpace)`,
+    );
+  }
+  for (const id of wanted) {
+    if (!ctx.access.has(ctx.auth, `/vms/${id}`, 'VM.Backup'))
+      throw new PveError(403, `Permission check failed (/vms/${id}, VM.Backup)`);
+  }
+  const local = wanted
+    .map((id) => cluster.guests.get(id))
+    .filter((g): g is SimGuest => g?.node === node);
+  // Nothing selected lives on this node: PVE answers "OK" without a task.
+  if (!local.length && !all) return 'OK';
+  const mode = str(ctx, 'mode') ?? 'snapshot';
+  const compress = str(ctx, 'compress') ?? '0';
+  const notesTemplate = str(ctx, 'notes-template');
+  const protect = bool(ctx, 'protected');
+  const started = clock.now();
+  const stamp = (t: number) => new Date(t).toISOString().replace(/T/, ' ').slice(0, 19);
+  const cmd = [
+    'vzdump',
+    ...local.map((g) => g.vmid),
+    `--storage ${storageId}`,
+    `--mode ${mode}`,
+    `--compress ${compress}`,
+    `--node ${node}`,
+  ].join(' ');
+  const log = [`INFO: starting new backup job: ${cmd}`];
+  const locked = new Map<SimGuest, string>();
+  for (const g of local) {
+    if (g.config.lock) locked.set(g, g.config.lock);
+    else g.config.lock = 'backup';
+  }
+  ctx.count('vzdump');
+  return ctx.startTask({
+    node,
+    type: 'vzdump',
+    id: local.length === 1 ? String(local[0]?.vmid) : '',
+    durationMs: 2_000 + local.length * 6_000,
+    log,
+    steps: local.map((g) => `INFO: Starting Backup of VM ${g.vmid} (${g.type})`),
+    run: () => {
+      const lines: string[] = [];
+      let failed = 0;
+      for (const g of local) {
+        const label = guestLabel(g.type);
+        const lock = locked.get(g);
+        if (lock) {
+          failed++;
+          lines.push(`ERROR: Backup of VM ${g.vmid} failed - ${label} is locked (${lock})`);
+          continue;
+        }
+        if (g.config.lock === 'backup') delete g.config.lock;
+        const time = new Date(clock.now());
+        const ts = time
+          .toISOString()
+          .slice(0, 19)
+          .replace(/-/g, '_')
+          .replace('T', '-')
+          .replace(/:/g, '_');
+        const ext = g.type === 'qemu' ? 'vma' : 'tar';
+        const suffix =
+          compress === '0'
+            ? ''
+            : `.${compress === '1' ? 'lzo' : compress === 'gzip' ? 'gz' : compress}`;
+        const volid =
+          storage.type === 'pbs'
+            ? `${storageId}:backup/${g.type === 'qemu' ? 'vm' : 'ct'}/${g.vmid}/${time.toISOString().slice(0, 19)}Z`
+            : `${storageId}:backup/vzdump-${g.type}-${g.vmid}-${ts}.${ext}${suffix}`;
+        const size = Math.max(
+          64 * 2 ** 20,
+          Math.round(
+            cluster.disksOf(g.type, g.config).reduce((s, d) => s + d.size, 0) * g.diskUsage * 0.45,
+          ),
+        );
+        const name = g.config.name ?? g.config.hostname ?? '';
+        const notes = notesTemplate
+          ?.replaceAll('{{guestname}}', name)
+          .replaceAll('{{vmid}}', String(g.vmid))
+          .replaceAll('{{node}}', node)
+          .replaceAll('{{cluster}}', cluster.name);
+        cluster.addVolume({
+          volid,
+          storage: storageId,
+          node: storage.shared ? undefined : node,
+          content: 'backup',
+          format: storage.type === 'pbs' ? `pbs-${g.type === 'qemu' ? 'vm' : 'ct'}` : ext,
+          size,
+          vmid: g.vmid,
+          ctime: Math.floor(time.getTime() / 1000),
+          notes,
+          protected: protect || undefined,
+          backup: { type: g.type, config: { ...g.config } },
+        });
+        const usage = guestUsage(cluster, g);
+        lines.push(
+          `INFO: Backup started at ${stamp(started)}`,
+          `INFO: status = ${g.running ? 'running' : 'stopped'}`,
+          `INFO: ${label === 'VM' ? 'VM' : 'CT'} Name: ${name}`,
+          ...cluster
+            .disksOf(g.type, g.config)
+            .filter((d) => !d.key.startsWith('unused'))
+            .map(
+              (d) => `INFO: include disk '${d.key}' '${d.volid}' ${Math.round(d.size / 2 ** 30)}G`,
+            ),
+          `INFO: creating vzdump archive '${storage.path ?? `/mnt/pve/${storageId}`}/dump/${volid.split('/').pop()}'`,
+          `INFO: transferred ${(size / 2 ** 30).toFixed(2)} GiB in ${Math.max(1, Math.round(usage.maxdisk / 2 ** 32))} seconds`,
+          `INFO: Finished Backup of VM ${g.vmid} (00:00:0${Math.min(9, 2 + (g.vmid % 7))})`,
+        );
+        ctx.count('backup.created');
+      }
+      lines.push(`INFO: Backup finished at ${stamp(clock.now())}`);
+      if (failed) throw new TaskError(`job errors`);
+      lines.push('INFO: Backup job finished successfully');
+      return lines;
+    },
+    abort: () => {
+      for (const g of local) if (!locked.has(g) && g.config.lock === 'backup') delete g.config.lock;
+    },
+  });
+}
+
+export const storageRoutes: Routes = {
+  'GET /nodes/{node}/storage': (ctx) => {
+    const { cluster } = ctx;
+    const node = nodeParam(ctx);
+    const content = str(ctx, 'content');
+    const only = str(ctx, 'storage');
+    const enabled = ctx.params.enabled === true;
+    return storagesOn(cluster, node)
+      .filter((s) => canSeeStorage(ctx, s.storage))
+      .filter((s) => !only || s.storage === only)
+      .filter((s) => !content || content.split(',').every((c) => s.content.includes(c as never)))
+      .filter((s) => !enabled || !s.disabled)
+      .map((s) => storageStatus(cluster, node, s));
+  },
+  'GET /nodes/{node}/storage/{storage}/status': (ctx) => {
+    const node = nodeParam(ctx);
+    const s = ctx.cluster.storageOn(node, str(ctx, 'storage') ?? '');
+    const { storage: _s, used_fraction: _f, ...status } = storageStatus(ctx.cluster, node, s);
+    return status;
+  },
+  'GET /nodes/{node}/storage/{storage}/content': (ctx) => {
+    const { cluster } = ctx;
+    const node = nodeParam(ctx);
+    const s = cluster.storageOn(node, str(ctx, 'storage') ?? '');
+    const content = str(ctx, 'content');
+    const vmid = num(ctx, 'vmid');
+    return cluster
+      .volumesOn(node, s.storage)
+      .filter((v) => !content || v.content === content)
+      .filter((v) => vmid === undefined || v.vmid === vmid)
+      .sort((a, b) => a.volid.localeCompare(b.volid))
+      .map((v) => volumeRow(cluster, v));
+  },
+  'DELETE /nodes/{node}/storage/{storage}/content/{volume}': (ctx) => {
+    const { cluster } = ctx;
+    const node = nodeParam(ctx);
+    const storageId = str(ctx, 'storage') ?? '';
+    cluster.storageOn(node, storageId);
+    const volid = resolveVolid(storageId, str(ctx, 'volume') ?? '');
+    const vol = cluster.volume(node, volid);
+    if (!vol) throw fail(`volume '${volid}' does not exist`);
+    const privs = ctx.access.privileges(ctx.auth, `/storage/${storageId}`);
+    const backupOk =
+      vol.content === 'backup' &&
+      privs.has('Datastore.AllocateSpace') &&
+      vol.vmid !== undefined &&
+      ctx.access.has(ctx.auth, `/vms/${vol.vmid}`, 'VM.Backup');
+    if (!privs.has('Datastore.Allocate') && !backupOk) {
+      throw new PveError(
+        403,
+        `Permission check failed (/storage/${storageId}, Datastore.Allocate)`,
+      );
+    }
+    if (vol.protected) throw fail(`volume '${volid}' is protected`);
+    if (vol.content === 'images' || vol.content === 'rootdir') {
+      const owner = vol.vmid === undefined ? undefined : cluster.guests.get(vol.vmid);
+      if (owner && cluster.disksOf(owner.type, owner.config).some((d) => d.volid === volid)) {
+        throw fail(
+          `unable to delete volume '${volid}' - still used by ${guestLabel(owner.type)} ${owner.vmid}`,
+        );
+      }
+    }
+    ctx.count('volume.delete');
+    const upid = ctx.startTask({
+      node,
+      type: 'imgdel',
+      id: vol.vmid === undefined ? storageId : `${vol.vmid}@${storageId}`,
+      run: () => {
+        cluster.removeVolume(node, volid);
+        return [];
+      },
+    });
+    if (num(ctx, 'delay')) {
+      // With `delay` PVE waits for the task and answers null when it ended in time.
+      cluster.removeVolume(node, volid);
+      return null;
+    }
+    return upid;
+  },
+  'POST /nodes/{node}/vzdump': vzdump,
+};

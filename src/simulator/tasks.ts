@@ -1,0 +1,232 @@
+/**
+ * The task engine: what PVE's fork_worker does. A task gets a UPID at once, holds its guest lock
+ * while it runs, writes its log over simulated time, and applies its effect when it ends.
+ */
+import type { SimClock } from './clock.js';
+import { TaskError } from './errors.js';
+import type { SimGuest } from './state.js';
+
+export interface TaskSpec {
+  node: string;
+  /** PVE task type: qmstart, qmclone, vzdump, ... */
+  type: string;
+  id?: string;
+  /** `user@realm`, or `user@realm!tokenid` for API tokens. */
+  user: string;
+  /** Simulated run time, before the engine's scale. Defaults by type. */
+  durationMs?: number;
+  /** A config lock the task holds while it runs (released unless the effect changed it). */
+  lock?: { guest: SimGuest; lock: string };
+  /** Log lines written as the task starts. */
+  log?: string[];
+  /** Log lines spread evenly over the run (progress). */
+  steps?: string[];
+  /** The worker fails at once with this error (checks PVE makes inside the task). */
+  fail?: string;
+  /**
+   * The effect, applied when the task ends. Returns more log lines; `WARN: ` lines are warnings.
+   * Throwing TaskError ends the task with that error.
+   */
+  run?: () => string[] | undefined;
+  /** Undoes what was set up at start, when the task fails or is stopped. */
+  abort?: () => void;
+}
+
+export interface SimTask {
+  upid: string;
+  node: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+  startedAt: number;
+  endsAt: number;
+  endtime?: number;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  lines: { at: number; text: string }[];
+  spec: TaskSpec;
+}
+
+/** How long tasks of each type take, in simulated ms, before scaling. */
+const DURATIONS: Record<string, number> = {
+  qmstart: 1_500,
+  vzstart: 1_200,
+  qmstop: 800,
+  vzstop: 600,
+  qmshutdown: 4_000,
+  vzshutdown: 3_000,
+  qmreboot: 5_000,
+  vzreboot: 4_000,
+  qmreset: 300,
+  qmpause: 300,
+  vzsuspend: 500,
+  qmsuspend: 4_000,
+  qmresume: 300,
+  vzresume: 300,
+  qmclone: 6_000,
+  vzclone: 5_000,
+  qmigrate: 8_000,
+  vzmigrate: 6_000,
+  qmsnapshot: 2_000,
+  vzsnapshot: 1_500,
+  qmrollback: 2_500,
+  vzrollback: 2_000,
+  qmdelsnapshot: 1_500,
+  vzdelsnapshot: 1_200,
+  qmdestroy: 1_500,
+  vzdestroy: 1_200,
+  qmcreate: 2_000,
+  vzcreate: 5_000,
+  qmrestore: 8_000,
+  vzrestore: 7_000,
+  qmtemplate: 1_500,
+  vztemplate: 1_500,
+  resize: 500,
+  vzdump: 8_000,
+  imgdel: 300,
+  qmconfig: 200,
+};
+
+const hex8 = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
+
+export function formatUpid(
+  t: Pick<SimTask, 'node' | 'pid' | 'pstart' | 'starttime' | 'type' | 'id' | 'user'>,
+) {
+  return `UPID:${t.node}:${hex8(t.pid)}:${hex8(t.pstart)}:${hex8(t.starttime)}:${t.type}:${t.id}:${t.user}:`;
+}
+
+const UPID_RE =
+  /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-F]{8}):([0-9A-F]{8,9}):([0-9A-F]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
+
+/** Splits a UPID; undefined when it is not one. */
+export function parseUpid(upid: string) {
+  const m = UPID_RE.exec(upid);
+  if (!m) return undefined;
+  return { node: m[1] as string, type: m[6] as string, id: m[7] as string, user: m[8] as string };
+}
+
+/** What a fault may do to a task: end it with this exit status instead of running its effect. */
+export type TaskFaultHook = (task: SimTask) => string | undefined;
+
+export class TaskEngine {
+  readonly tasks = new Map<string, SimTask>();
+  private nextPid = 0x0010_0000;
+  /** A task log older than this many tasks is forgotten, as PVE rotates its task index. */
+  private readonly keep = 5_000;
+
+  constructor(
+    private readonly clock: SimClock,
+    /** Multiplies every task duration; 0 finishes tasks as soon as the clock is read again. */
+    public durationScale = 1,
+    public faultHook: TaskFaultHook = () => undefined,
+  ) {}
+
+  start(spec: TaskSpec): SimTask {
+    const now = this.clock.now();
+    const pid = this.nextPid++;
+    const duration = spec.fail ? 100 : (spec.durationMs ?? DURATIONS[spec.type] ?? 1_000);
+    const base = {
+      node: spec.node,
+      pid,
+      pstart: Math.floor(now / 10) % 0xffffffff,
+      starttime: Math.floor(now / 1000),
+      type: spec.type,
+      id: spec.id ?? '',
+      user: spec.user,
+    };
+    const task: SimTask = {
+      ...base,
+      upid: formatUpid(base),
+      startedAt: now,
+      endsAt: now + Math.round(duration * this.durationScale),
+      status: 'running',
+      lines: (spec.log ?? []).map((text) => ({ at: now, text })),
+      spec,
+    };
+    const steps = spec.steps ?? [];
+    steps.forEach((text, i) => {
+      task.lines.push({ at: now + ((task.endsAt - now) * (i + 1)) / (steps.length + 1), text });
+    });
+    if (spec.lock) spec.lock.guest.config.lock = spec.lock.lock;
+    this.tasks.set(task.upid, task);
+    this.prune();
+    return task;
+  }
+
+  /** Ends every task whose time has come, in the order they end. */
+  tick(): void {
+    const now = this.clock.now();
+    const due = [...this.tasks.values()]
+      .filter((t) => t.status === 'running' && t.endsAt <= now)
+      .sort((a, b) => a.endsAt - b.endsAt);
+    for (const task of due) this.finish(task);
+  }
+
+  /** Ends a running task at once, as `DELETE /nodes/{node}/tasks/{upid}` does. */
+  stop(task: SimTask): void {
+    if (task.status !== 'running') return;
+    this.end(task, 'unexpected status', ['received interrupt']);
+  }
+
+  private finish(task: SimTask): void {
+    const { spec } = task;
+    const forced = this.faultHook(task);
+    if (forced !== undefined) {
+      this.end(task, forced, []);
+      return;
+    }
+    if (spec.fail) {
+      this.end(task, spec.fail, []);
+      return;
+    }
+    try {
+      const lines = spec.run?.() ?? [];
+      const warnings = lines.filter((l) => l.startsWith('WARN: ')).length;
+      this.end(task, warnings ? `WARNINGS: ${warnings}` : 'OK', lines);
+    } catch (err) {
+      if (!(err instanceof TaskError)) throw err;
+      this.end(task, err.message, []);
+    }
+  }
+
+  private end(task: SimTask, exitstatus: string, lines: string[]): void {
+    const at = Math.max(this.clock.now(), task.startedAt);
+    const ok = exitstatus === 'OK' || exitstatus.startsWith('WARNINGS: ');
+    if (!ok) task.spec.abort?.();
+    const lock = task.spec.lock;
+    if (lock && lock.guest.config.lock === lock.lock) delete lock.guest.config.lock;
+    // Progress lines not yet shown are dropped when a task ends early.
+    task.lines = task.lines.filter((l) => l.at <= at || ok);
+    for (const l of task.lines) l.at = Math.min(l.at, at);
+    for (const text of lines) task.lines.push({ at, text });
+    const last =
+      exitstatus === 'OK' ? 'TASK OK' : ok ? `TASK ${exitstatus}` : `TASK ERROR: ${exitstatus}`;
+    task.lines.push({ at, text: last });
+    task.status = 'stopped';
+    task.exitstatus = exitstatus;
+    task.endtime = Math.floor(at / 1000);
+  }
+
+  /** The log lines written so far. */
+  logOf(task: SimTask): string[] {
+    const now = this.clock.now();
+    return task.lines.filter((l) => task.status === 'stopped' || l.at <= now).map((l) => l.text);
+  }
+
+  /** Tasks still running that hold or wait on this guest. */
+  runningFor(vmid: number): SimTask[] {
+    const id = String(vmid);
+    return [...this.tasks.values()].filter((t) => t.status === 'running' && t.id === id);
+  }
+
+  private prune(): void {
+    if (this.tasks.size <= this.keep) return;
+    for (const [upid, task] of this.tasks) {
+      if (this.tasks.size <= this.keep) break;
+      if (task.status === 'stopped') this.tasks.delete(upid);
+    }
+  }
+}
