@@ -53,11 +53,13 @@ export async function runSimulatorCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be 0 to 65535, got '${values.port}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`--port must be 0 to 65535, got '${values.port}'`);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new Error(`--seed must be an integer`);
   const taskScale = Number(values['task-scale']);
-  if (!Number.isFinite(taskScale) || taskScale < 0) throw new Error('--task-scale must be a number >= 0');
+  if (!Number.isFinite(taskScale) || taskScale < 0)
+    throw new Error('--task-scale must be a number >= 0');
   const dataset =
     values.dataset === 'small' || values.dataset === 'large'
       ? buildDataset(values.dataset as DatasetName, seed)
@@ -68,13 +70,25 @@ export async function runSimulatorCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const faults = values.fault.map(parseFaultFlag);
-  const running = await startSimulator({ dataset, port, host: values.host, http: values.http, taskScale, faults });
+  const running = await startSimulator({
+    dataset,
+    port,
+    host: values.host,
+    http: values.http,
+    taskScale,
+    faults,
+  });
   if (values['ca-file'] && running.ca) writeFileSync(values['ca-file'], running.ca);
   const { sim } = running;
   const guests = sim.cluster.guests.size;
   const nodes = [...sim.cluster.nodes.values()];
   const lines = [
-    `Simulated Proxmox VE cluster '${sim.cluster.name}': ${nodes.length} nodes (${nodes.filter((n) => !n.online).map((n) => `${n.name} offline`).join(', ') || 'all online'}), ${guests} guests`,
+    `Simulated Proxmox VE cluster '${sim.cluster.name}': ${nodes.length} nodes (${
+      nodes
+        .filter((n) => !n.online)
+        .map((n) => `${n.name} offline`)
+        .join(', ') || 'all online'
+    }), ${guests} guests`,
     `URL:          ${running.url}/api2/json`,
     `API token:    ${running.token.id}`,
     `Secret:       ${running.token.secret}`,

@@ -1,13 +1,20 @@
 /** Starts a simulator for a test and talks to it the way any PVE client would, over HTTP(S). */
 import { Agent, fetch } from 'undici';
-import { type ListenOptions, type RunningSimulator, type SimulatorOptions, startSimulator } from '../../src/simulator/server.js';
+import {
+  type ListenOptions,
+  type RunningSimulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '../../src/simulator/server.js';
 
 export interface ApiAnswer {
   status: number;
   reason: string;
   headers: Record<string, string | string[] | undefined>;
   /** Parsed JSON body, or undefined for an empty one. */
-  body: { data?: unknown; message?: string; errors?: Record<string, string>; total?: number } | undefined;
+  body:
+    | { data?: unknown; message?: string; errors?: Record<string, string>; total?: number }
+    | undefined;
   text: string;
 }
 
@@ -27,7 +34,12 @@ export interface TestSim extends RunningSimulator {
   /** `data` of a call that must succeed. */
   data<T = unknown>(method: string, path: string, params?: Params, opts?: CallOptions): Promise<T>;
   /** Starts a task-returning call, ends its task, and returns the task's final status. */
-  task(method: string, path: string, params?: Params, opts?: CallOptions): Promise<{ upid: string; exitstatus: string; log: string[] }>;
+  task(
+    method: string,
+    path: string,
+    params?: Params,
+    opts?: CallOptions,
+  ): Promise<{ upid: string; exitstatus: string; log: string[] }>;
 }
 
 export function formBody(params: Params): string {
@@ -43,7 +55,12 @@ export function formBody(params: Params): string {
 export async function startTestSim(opts: SimulatorOptions & ListenOptions = {}): Promise<TestSim> {
   const running = await startSimulator({ clock: 'manual', http: true, ...opts });
   const dispatcher = new Agent({ connect: running.ca ? { ca: running.ca } : {} });
-  const call = async (method: string, path: string, params: Params = {}, opts: CallOptions = {}): Promise<ApiAnswer> => {
+  const call = async (
+    method: string,
+    path: string,
+    params: Params = {},
+    opts: CallOptions = {},
+  ): Promise<ApiAnswer> => {
     const headers: Record<string, string> = { ...opts.headers };
     const auth = opts.auth ?? 'token';
     if (auth === 'token') headers.authorization = running.token.header;
@@ -84,11 +101,19 @@ export async function startTestSim(opts: SimulatorOptions & ListenOptions = {}):
   };
   const task = async (method: string, path: string, params?: Params, opts?: CallOptions) => {
     const upid = await data<string>(method, path, params, opts);
-    if (typeof upid !== 'string' || !upid.startsWith('UPID:')) throw new Error(`${method} ${path} returned ${JSON.stringify(upid)}`);
+    if (typeof upid !== 'string' || !upid.startsWith('UPID:'))
+      throw new Error(`${method} ${path} returned ${JSON.stringify(upid)}`);
     running.sim.runTasks();
     const node = upid.split(':')[1];
-    const status = await data<{ exitstatus: string }>('GET', `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
-    const log = await data<{ t: string }[]>('GET', `/nodes/${node}/tasks/${encodeURIComponent(upid)}/log`, { limit: 1000 });
+    const status = await data<{ exitstatus: string }>(
+      'GET',
+      `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`,
+    );
+    const log = await data<{ t: string }[]>(
+      'GET',
+      `/nodes/${node}/tasks/${encodeURIComponent(upid)}/log`,
+      { limit: 1000 },
+    );
     return { upid, exitstatus: status.exitstatus, log: log.map((l) => l.t) };
   };
   return {

@@ -11,7 +11,9 @@ describe('envelope and errors', () => {
   it('answers success as {data}', async () => {
     const res = await sim.call('GET', '/version');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ data: { version: '9.1.3', release: '9.1', repoid: expect.any(String), console: 'html5' } });
+    expect(res.body).toEqual({
+      data: { version: '9.1.3', release: '9.1', repoid: expect.any(String), console: 'html5' },
+    });
   });
 
   it('answers an unknown path with 501 and PVE message', async () => {
@@ -31,22 +33,32 @@ describe('envelope and errors', () => {
     const { fetch } = await import('undici');
     const raw = await fetch(`${sim.url}/api2/json/nodes/pve1/tasks/x`, {
       method: 'DELETE',
-      headers: { authorization: sim.token.header, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: sim.token.header,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'a=1',
     });
     expect(raw.status).toBe(501);
-    expect(await raw.json()).toEqual({ data: null, message: "Unexpected content for method 'DELETE'\n" });
+    expect(await raw.json()).toEqual({
+      data: null,
+      message: "Unexpected content for method 'DELETE'\n",
+    });
   });
 
   it('validates parameters against the contract with per-field errors', async () => {
-    const res = await sim.call('POST', '/nodes/pve1/qemu/100/status/start', { bogus: 'x', timeout: 'abc' });
+    const res = await sim.call('POST', '/nodes/pve1/qemu/100/status/start', {
+      bogus: 'x',
+      timeout: 'abc',
+    });
     expect(res.status).toBe(400);
     expect(res.reason).toBe('Parameter verification failed.');
     expect(res.body).toEqual({
       data: null,
       message: 'Parameter verification failed.\n',
       errors: {
-        bogus: 'property is not defined in schema and the schema does not allow additional properties',
+        bogus:
+          'property is not defined in schema and the schema does not allow additional properties',
         timeout: "type check ('integer') failed - got 'abc'",
       },
     });
@@ -56,28 +68,39 @@ describe('envelope and errors', () => {
     const form = await sim.call('GET', '/nodes/pve1/qemu', { full: 'true' });
     expect(form.status).toBe(400);
     expect(form.body?.errors).toEqual({ full: "type check ('boolean') failed - got 'true'" });
-    const json = await sim.call('PUT', '/nodes/pve1/qemu/103/config', { onboot: true }, { json: true });
+    const json = await sim.call(
+      'PUT',
+      '/nodes/pve1/qemu/103/config',
+      { onboot: true },
+      { json: true },
+    );
     expect(json.status).toBe(200);
-    expect(await sim.data('GET', '/nodes/pve1/qemu/103/config')).toMatchObject({ onboot: '1' });
+    expect(await sim.data('GET', '/nodes/pve1/qemu/103/config')).toMatchObject({ onboot: 1 });
   });
 
   it('reports missing required parameters, enums, ranges and formats', async () => {
     const missing = await sim.call('POST', '/nodes/pve1/qemu/100/clone', {});
     expect(missing.body?.errors).toEqual({ newid: 'property is missing and it is not optional' });
     const badEnum = await sim.call('GET', '/cluster/resources', { type: 'vms' });
-    expect(badEnum.body?.errors).toEqual({ type: "value 'vms' does not have a value in the enumeration 'vm, storage, node, sdn'" });
+    expect(badEnum.body?.errors).toEqual({
+      type: "value 'vms' does not have a value in the enumeration 'vm, storage, node, sdn'",
+    });
     const range = await sim.call('GET', '/nodes/pve1/qemu/99/status/current');
     expect(range.status).toBe(400);
     expect(range.body?.errors).toEqual({ vmid: 'value must have a minimum value of 100' });
     const node = await sim.call('GET', '/nodes/bad_node!/status');
     expect(node.status).toBe(400);
-    expect(node.body?.errors?.node).toBe('invalid format - value does not look like a valid node name');
+    expect(node.body?.errors?.node).toBe(
+      'invalid format - value does not look like a valid node name',
+    );
   });
 
   it('rejects a path parameter that conflicts with the body', async () => {
     const res = await sim.call('POST', '/nodes/pve1/qemu/100/status/start', { vmid: 101 });
     expect(res.status).toBe(400);
-    expect(res.body?.message).toBe('duplicate parameter (already defined in URI) with conflicting values!\n');
+    expect(res.body?.message).toBe(
+      'duplicate parameter (already defined in URI) with conflicting values!\n',
+    );
   });
 
   it('answers 401 with an empty body without credentials or with a bad token', async () => {
@@ -85,7 +108,12 @@ describe('envelope and errors', () => {
     expect(none.status).toBe(401);
     expect(none.text).toBe('');
     expect(none.reason).toBe('No ticket');
-    const bad = await sim.call('GET', '/cluster/resources', {}, { auth: 'PVEAPIToken=root@pam!simulator=00000000-0000-0000-0000-000000000000' });
+    const bad = await sim.call(
+      'GET',
+      '/cluster/resources',
+      {},
+      { auth: 'PVEAPIToken=root@pam!simulator=00000000-0000-0000-0000-000000000000' },
+    );
     expect(bad.status).toBe(401);
     expect(bad.text).toBe('');
   });

@@ -1202,15 +1202,35 @@ function pending(ctx: Ctx, type: GuestType) {
   });
 }
 
+/**
+ * Config values typed as the schema's `returns` says (PVE's JSON carries numbers for integer and
+ * boolean keys, strings for the rest).
+ */
+function typedConfig(ctx: Ctx, config: Config): Record<string, string | number> {
+  const props = ctx.op.returns.properties ?? {};
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const type = (props[key] ?? props[key.replace(/\d+$/, '[n]')])?.type;
+    const numeric =
+      (type === 'integer' || type === 'number' || type === 'boolean') &&
+      /^-?\d+(\.\d+)?$/.test(value);
+    out[key] = numeric ? Number(value) : value;
+  }
+  return out;
+}
+
 function getConfig(ctx: Ctx, type: GuestType) {
   const guest = guestFor(ctx, type);
   const snapname = str(ctx, 'snapshot');
+  let config: Config;
   if (snapname) {
     const snap = guest.snapshots.get(snapname);
     if (!snap) throw fail(`snapshot '${snapname}' does not exist`);
-    return { ...snap.config, digest: ctx.cluster.digest(guest) };
+    config = snap.config;
+  } else {
+    config = viewConfig(guest, bool(ctx, 'current'));
   }
-  return { ...viewConfig(guest, bool(ctx, 'current')), digest: ctx.cluster.digest(guest) };
+  return { ...typedConfig(ctx, config), digest: ctx.cluster.digest(guest) };
 }
 
 export function guestRoutes(type: GuestType): Routes {

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench`: measures, prints a table, writes .bench/latest.json. Each ratio compares two
+ * measurements taken in this same run, so figures do not depend on the machine's speed.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchSimulator } from './simulator.js';
+import type { BenchResult } from './types.js';
+
+const suites: [string, () => Promise<BenchResult[]>][] = [['simulator', benchSimulator]];
+
+const results: BenchResult[] = [];
+for (const [name, run] of suites) {
+  process.stderr.write(`bench: ${name}...\n`);
+  results.push(...(await run()));
+}
+
+const rows = results.map((r) => {
+  const ok =
+    r.target === undefined
+      ? ''
+      : (r.higherIsBetter ? r.value >= r.target : r.value <= r.target)
+        ? 'ok'
+        : 'MISSED';
+  const target = r.target === undefined ? '' : `${r.higherIsBetter ? '>=' : '<='} ${r.target}`;
+  return [r.group, r.name, `${r.value} ${r.unit}`, target, ok];
+});
+const header = ['group', 'figure', 'value', 'target', ''];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+const line = (cells: string[]) =>
+  cells
+    .map((c, i) => c.padEnd(widths[i] ?? 0))
+    .join('  ')
+    .trimEnd();
+process.stdout.write(
+  `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`,
+);
+
+mkdirSync('.bench', { recursive: true });
+writeFileSync(
+  '.bench/latest.json',
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
+);
