@@ -237,20 +237,34 @@ export const agentRoutes: Routes = {
   'GET /nodes/{node}/lxc/{vmid}/interfaces': (ctx) => {
     const guest = guestFor(ctx, 'lxc');
     if (!guest.running) throw fail(`CT ${guest.vmid} not running`);
-    const out: Record<string, unknown>[] = [
-      { name: 'lo', hwaddr: '00:00:00:00:00:00', inet: '127.0.0.1/8', inet6: '::1/128' },
-    ];
+    // PVE 9 reports both the old (hwaddr, inet) and the agent-style (ip-addresses) fields.
+    const row = (name: string, mac: string, inet: string, inet6?: string) => {
+      const [ip = '', prefix = '32'] = inet.split('/');
+      const addresses: Record<string, unknown>[] = [
+        { 'ip-address': ip, 'ip-address-type': 'inet', prefix: Number(prefix) },
+      ];
+      const out: Record<string, unknown> = {
+        name,
+        hwaddr: mac,
+        'hardware-address': mac,
+        inet,
+        'ip-addresses': addresses,
+      };
+      if (inet6) {
+        const [ip6 = '', prefix6 = '128'] = inet6.split('/');
+        addresses.push({ 'ip-address': ip6, 'ip-address-type': 'inet6', prefix: Number(prefix6) });
+        out.inet6 = inet6;
+      }
+      return out;
+    };
+    const out = [row('lo', '00:00:00:00:00:00', '127.0.0.1/8', '::1/128')];
     for (const key of Object.keys(guest.config)
       .filter((k) => /^net\d+$/.test(k))
       .sort()) {
       const opts = parsePropertyString(guest.config[key] ?? '');
       const ip =
         opts.ip && opts.ip !== 'dhcp' && opts.ip !== 'manual' ? opts.ip : `${guestIp(guest)}/24`;
-      out.push({
-        name: opts.name ?? key.replace('net', 'eth'),
-        hwaddr: (opts.hwaddr ?? '').toLowerCase(),
-        inet: ip,
-      });
+      out.push(row(opts.name ?? key.replace('net', 'eth'), (opts.hwaddr ?? '').toLowerCase(), ip));
     }
     return out;
   },
