@@ -1,0 +1,170 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pmcp-config-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+const TOKEN = 'root@pam!mcp=11111111-2222-3333-4444-555555555555';
+
+describe('loadConfig', () => {
+  it('takes the common case from the environment alone, with defaults', () => {
+    const config = loadConfig({
+      env: { PROXMOX_URL: 'https://pve.example.com:8006/api2/json', PROXMOX_API_TOKEN: TOKEN },
+    });
+    expect(config.clusters).toEqual([
+      expect.objectContaining({
+        name: 'default',
+        url: 'https://pve.example.com:8006',
+        apiToken: TOKEN,
+        insecure: false,
+        maxInFlight: 8,
+      }),
+    ]);
+    expect(config).toMatchObject({
+      toolsets: ['core'],
+      readOnly: false,
+      confirm: 'elicit',
+      http: { enabled: false, host: '127.0.0.1' },
+    });
+  });
+
+  it('builds the URL from PROXMOX_HOST and PROXMOX_PORT, and reads secrets from *_FILE', () => {
+    const secret = file('secret', '99999999-8888-7777-6666-555555555555\n');
+    const config = loadConfig({
+      env: {
+        PROXMOX_HOST: 'pve.lan',
+        PROXMOX_TOKEN_ID: 'ops@pve!ci',
+        PROXMOX_TOKEN_SECRET_FILE: secret,
+        PROXMOX_TLS_FINGERPRINT: 'ab:'.repeat(31) + 'ab',
+      },
+    });
+    expect(config.clusters[0]).toMatchObject({
+      url: 'https://pve.lan:8006',
+      tokenId: 'ops@pve!ci',
+      tokenSecret: '99999999-8888-7777-6666-555555555555',
+      fingerprint: `${'AB:'.repeat(31)}AB`,
+    });
+  });
+
+  it('layers file < environment < flags', () => {
+    const path = file(
+      'one.yaml',
+      `url: https://file.example:8006\napiToken: "${TOKEN}"\nreadOnly: false\ntoolsets: [core, backup]\nconfirm: strict\n`,
+    );
+    const config = loadConfig({
+      flags: { config: path, readOnly: true, toolsets: 'core,metrics' },
+      env: {
+        PROXMOX_URL: 'https://env.example:8006',
+        PROXMOX_READ_ONLY: 'false',
+        PROXMOX_CONFIRM: 'none',
+      },
+    });
+    expect(config.clusters[0]?.url).toBe('https://env.example:8006');
+    expect(config.readOnly).toBe(true);
+    expect(config.toolsets).toEqual(['core', 'metrics']);
+    expect(config.confirm).toBe('none');
+  });
+
+  it('reads several clusters from a file, each with its own policy, and PROXMOX_CLUSTER picks one for env settings', () => {
+    const path = file(
+      'two.json',
+      JSON.stringify({
+        clusters: [
+          {
+            name: 'prod',
+            url: 'https://prod:8006',
+            apiToken: TOKEN,
+            readOnly: true,
+            scope: { protected: { tags: ['prod'] } },
+          },
+          { name: 'lab', url: 'https://lab:8006', user: 'root@pam', password: 'x' },
+        ],
+      }),
+    );
+    const config = loadConfig({
+      flags: { config: path },
+      env: { PROXMOX_CLUSTER: 'lab', PROXMOX_INSECURE: 'true' },
+    });
+    expect(config.clusters.map((c) => [c.name, c.readOnly, c.insecure])).toEqual([
+      ['prod', true, false],
+      ['lab', undefined, true],
+    ]);
+    expect(config.clusters[0]?.scope.protected.tags).toEqual(['prod']);
+    expect(() =>
+      loadConfig({ flags: { config: path }, env: { PROXMOX_INSECURE: 'true' } }),
+    ).toThrow(/set PROXMOX_CLUSTER/);
+  });
+
+  it.each([
+    [{}, /no cluster/],
+    [{ PROXMOX_URL: 'https://pve:8006' }, /PROXMOX_API_TOKEN.*no credentials/],
+    [{ PROXMOX_URL: 'pve.example.com', PROXMOX_API_TOKEN: TOKEN }, /PROXMOX_URL.*http\(s\) URL/],
+    [
+      { PROXMOX_URL: 'https://pve:8006', PROXMOX_API_TOKEN: 'root@pam=secret' },
+      /user@realm!tokenid=secret/,
+    ],
+    [
+      { PROXMOX_URL: 'https://pve:8006', PROXMOX_USER: 'root', PROXMOX_PASSWORD: 'x' },
+      /PROXMOX_USER.*realm/,
+    ],
+    [
+      {
+        PROXMOX_URL: 'https://pve:8006',
+        PROXMOX_API_TOKEN: TOKEN,
+        PROXMOX_TLS_FINGERPRINT: 'AB:CD',
+      },
+      /PROXMOX_TLS_FINGERPRINT.*32 hex pairs/,
+    ],
+    [
+      { PROXMOX_URL: 'https://pve:8006', PROXMOX_API_TOKEN: TOKEN, PROXMOX_INSECURE: 'maybe' },
+      /PROXMOX_INSECURE='maybe' is not a boolean/,
+    ],
+    [
+      { PROXMOX_URL: 'https://pve:8006', PROXMOX_API_TOKEN: TOKEN, PROXMOX_CONFIRM: 'sometimes' },
+      /confirm \(PROXMOX_CONFIRM/,
+    ],
+    [
+      {
+        PROXMOX_URL: 'https://pve:8006',
+        PROXMOX_PASSWORD_FILE: '/nonexistent/pw',
+        PROXMOX_USER: 'a@pve',
+      },
+      /PROXMOX_PASSWORD_FILE: cannot read/,
+    ],
+  ])('stops with a message naming the setting: %o', (env, message) => {
+    expect(() => loadConfig({ env })).toThrow(ConfigError);
+    expect(() => loadConfig({ env })).toThrow(message);
+  });
+
+  it('refuses a non-loopback HTTP bind without a bearer token', () => {
+    const env = { PROXMOX_URL: 'https://pve:8006', PROXMOX_API_TOKEN: TOKEN };
+    expect(() => loadConfig({ env, flags: { http: true, host: '0.0.0.0' } })).toThrow(
+      /needs a bearer token/,
+    );
+    const ok = loadConfig({
+      env: { ...env, PROXMOX_MCP_HTTP_TOKEN: 'a-long-enough-token-value' },
+      flags: { http: true, host: '0.0.0.0' },
+    });
+    expect(ok.http).toMatchObject({
+      enabled: true,
+      host: '0.0.0.0',
+      token: 'a-long-enough-token-value',
+    });
+  });
+
+  it('never puts a secret into an error message', () => {
+    const secret = 'canary-7d4f0c1e-secret';
+    try {
+      loadConfig({ env: { PROXMOX_URL: 'not a url', PROXMOX_API_TOKEN: `root@pam!x=${secret}` } });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).not.toContain(secret);
+    }
+  });
+});
