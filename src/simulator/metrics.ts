@@ -163,6 +163,8 @@ export const RRD_TIMEFRAMES = {
   week: 10_800,
   month: 43_200,
   year: 604_800,
+  // PVE 9 keeps ten years at about 52 days per point.
+  decade: 4_492_800,
 } as const;
 export type Timeframe = keyof typeof RRD_TIMEFRAMES;
 const RRD_POINTS = 70;
