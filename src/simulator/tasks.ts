@@ -174,7 +174,9 @@ export class TaskEngine {
   private finish(task: SimTask): void {
     const { spec } = task;
     const forced = this.faultHook(task);
-    if (forced !== undefined) {
+    // A forced `WARNINGS: n` still does the work, with n warnings in the log.
+    const forcedWarnings = Number(/^WARNINGS: (\d+)$/.exec(forced ?? '')?.[1] ?? 0);
+    if (forced !== undefined && !forcedWarnings) {
       this.end(task, forced, []);
       return;
     }
@@ -183,7 +185,10 @@ export class TaskEngine {
       return;
     }
     try {
-      const lines = spec.run?.() ?? [];
+      const lines = [
+        ...(spec.run?.() ?? []),
+        ...Array.from({ length: forcedWarnings }, (_, i) => `WARN: simulated warning ${i + 1}`),
+      ];
       const warnings = lines.filter((l) => l.startsWith('WARN: ')).length;
       this.end(task, warnings ? `WARNINGS: ${warnings}` : 'OK', lines);
     } catch (err) {

@@ -41,7 +41,7 @@ describe('loadConfig', () => {
         PROXMOX_HOST: 'pve.lan',
         PROXMOX_TOKEN_ID: 'ops@pve!ci',
         PROXMOX_TOKEN_SECRET_FILE: secret,
-        PROXMOX_TLS_FINGERPRINT: 'ab:'.repeat(31) + 'ab',
+        PROXMOX_TLS_FINGERPRINT: `${'ab:'.repeat(31)}ab`,
       },
     });
     expect(config.clusters[0]).toMatchObject({

@@ -1,0 +1,315 @@
+/**
+ * The client's typed areas, mirroring the API tree: version, cluster, nodes, qemu and lxc guests,
+ * storage, backups, access, tasks. Asynchronous operations answer a TaskRef: its UPID, and
+ * `wait()` for the outcome.
+ */
+import type { ApiParams, ApiReturns } from '../contract/api-types.js';
+import { type CallOptions, PveClient, type PveClientOptions } from './client.js';
+import type { WireValue } from './codec.js';
+import { PveApiError } from './errors.js';
+import { stopTask, TaskRef, type WaitOptions, waitForTask } from './tasks.js';
+
+export type GuestType = 'qemu' | 'lxc';
+export type Params = Record<string, WireValue>;
+export type ClusterResource = ApiReturns['GET /cluster/resources'][number];
+
+/** Where a guest lives, from /cluster/resources. */
+export interface GuestRef {
+  vmid: number;
+  type: GuestType;
+  node: string;
+  name: string;
+  status: string;
+  template: boolean;
+  lock?: string;
+  tags?: string;
+  pool?: string;
+}
+
+const GUEST_CACHE_MS = 5_000;
+
+function guestArea(client: PveClient, type: GuestType) {
+  const base = `/nodes/{node}/${type}`;
+  /** A call whose key is built from the guest type; the contract validates it at run time. */
+  const call = (method: string, path: string, params: Params, opts?: CallOptions) =>
+    client.call(
+      `${method} ${base}${path}` as 'GET /version',
+      params as never,
+      opts,
+    ) as Promise<unknown>;
+  const task = async (method: string, path: string, params: Params) =>
+    new TaskRef(client, (await call(method, path, params)) as string);
+  const action =
+    (name: string) =>
+    (node: string, vmid: number, params: Params = {}) =>
+      task('POST', `/{vmid}/status/${name}`, { ...params, node, vmid });
+  return {
+    list: (node: string, params: Params = {}) =>
+      call('GET', '', { ...params, node }) as Promise<ApiReturns['GET /nodes/{node}/qemu']>,
+    status: (node: string, vmid: number) =>
+      call('GET', '/{vmid}/status/current', { node, vmid }) as Promise<
+        ApiReturns['GET /nodes/{node}/qemu/{vmid}/status/current'] & Record<string, unknown>
+      >,
+    start: action('start'),
+    stop: action('stop'),
+    shutdown: action('shutdown'),
+    reboot: action('reboot'),
+    suspend: action('suspend'),
+    resume: action('resume'),
+    /** QEMU only. */
+    reset: action('reset'),
+    config: (node: string, vmid: number, params: { current?: boolean; snapshot?: string } = {}) =>
+      call('GET', '/{vmid}/config', { ...params, node, vmid }) as Promise<
+        Record<string, string | number>
+      >,
+    /** Synchronous update (PUT); `digest` guards against concurrent edits, `delete` lists keys to remove. */
+    updateConfig: async (node: string, vmid: number, params: Params) => {
+      await call('PUT', '/{vmid}/config', { ...params, node, vmid });
+    },
+    pending: (node: string, vmid: number) =>
+      call('GET', '/{vmid}/pending', { node, vmid }) as Promise<
+        ApiReturns['GET /nodes/{node}/qemu/{vmid}/pending']
+      >,
+    create: (node: string, params: Params) => task('POST', '', { ...params, node }),
+    destroy: (node: string, vmid: number, params: Params = {}) =>
+      task('DELETE', '/{vmid}', { ...params, node, vmid }),
+    clone: (node: string, vmid: number, params: Params & { newid: number }) =>
+      task('POST', '/{vmid}/clone', { ...params, node, vmid }),
+    migrate: (node: string, vmid: number, params: Params & { target: string }) =>
+      task('POST', '/{vmid}/migrate', { ...params, node, vmid }),
+    /** Converts to a template. LXC starts the task without answering its UPID: null then. */
+    template: async (node: string, vmid: number) => {
+      const upid = await call('POST', '/{vmid}/template', { node, vmid });
+      return typeof upid === 'string' ? new TaskRef(client, upid) : null;
+    },
+    resize: (node: string, vmid: number, disk: string, size: string, params: Params = {}) =>
+      task('PUT', '/{vmid}/resize', { ...params, node, vmid, disk, size }),
+    rrddata: (node: string, vmid: number, timeframe: string, cf?: 'AVERAGE' | 'MAX') =>
+      call('GET', '/{vmid}/rrddata', { node, vmid, timeframe, cf }) as Promise<
+        Record<string, number>[]
+      >,
+    snapshots: (node: string, vmid: number) =>
+      call('GET', '/{vmid}/snapshot', { node, vmid }) as Promise<
+        ApiReturns['GET /nodes/{node}/qemu/{vmid}/snapshot']
+      >,
+    snapshot: (node: string, vmid: number, snapname: string, params: Params = {}) =>
+      task('POST', '/{vmid}/snapshot', { ...params, node, vmid, snapname }),
+    snapshotConfig: (node: string, vmid: number, snapname: string) =>
+      call('GET', '/{vmid}/snapshot/{snapname}/config', { node, vmid, snapname }) as Promise<
+        Record<string, unknown>
+      >,
+    rollback: (node: string, vmid: number, snapname: string, params: Params = {}) =>
+      task('POST', '/{vmid}/snapshot/{snapname}/rollback', { ...params, node, vmid, snapname }),
+    deleteSnapshot: (node: string, vmid: number, snapname: string, params: Params = {}) =>
+      task('DELETE', '/{vmid}/snapshot/{snapname}', { ...params, node, vmid, snapname }),
+  };
+}
+
+export type GuestArea = ReturnType<typeof guestArea>;
+
+/** The whole API for one cluster. */
+export class PveApi {
+  readonly client: PveClient;
+  readonly qemu: GuestArea;
+  readonly lxc: GuestArea;
+  private guestCache?: { at: number; guests: Map<number, GuestRef> };
+
+  constructor(clientOrOptions: PveClient | PveClientOptions) {
+    this.client =
+      clientOrOptions instanceof PveClient ? clientOrOptions : new PveClient(clientOrOptions);
+    this.qemu = guestArea(this.client, 'qemu');
+    this.lxc = guestArea(this.client, 'lxc');
+    this.client.onWrite(() => this.invalidateGuests());
+  }
+
+  guests(type: GuestType): GuestArea {
+    return type === 'qemu' ? this.qemu : this.lxc;
+  }
+
+  version(opts?: CallOptions) {
+    return this.client.call('GET /version', {}, opts);
+  }
+
+  readonly cluster = {
+    status: () => this.client.call('GET /cluster/status', {}),
+    resources: (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) =>
+      this.client.call('GET /cluster/resources', type ? { type } : {}, opts),
+    nextid: (vmid?: number) =>
+      this.client.call('GET /cluster/nextid', vmid === undefined ? {} : { vmid }),
+    tasks: () => this.client.call('GET /cluster/tasks', {}),
+    haResources: () => this.client.call('GET /cluster/ha/resources', {}),
+    haStatus: () => this.client.call('GET /cluster/ha/status/current', {}),
+    pools: (poolid?: string) => this.client.call('GET /pools', poolid ? { poolid } : {}),
+  };
+
+  readonly nodes = {
+    list: () => this.client.call('GET /nodes', {}),
+    status: (node: string) => this.client.call('GET /nodes/{node}/status', { node }),
+    rrddata: (
+      node: string,
+      timeframe: ApiParams['GET /nodes/{node}/rrddata']['timeframe'],
+      cf?: 'AVERAGE' | 'MAX',
+    ) =>
+      this.client.call('GET /nodes/{node}/rrddata', { node, timeframe, cf }) as Promise<
+        Record<string, number>[]
+      >,
+    network: (node: string, type?: ApiParams['GET /nodes/{node}/network']['type']) =>
+      this.client.call('GET /nodes/{node}/network', { node, type }),
+    tasks: (node: string, filters: Omit<ApiParams['GET /nodes/{node}/tasks'], 'node'> = {}) =>
+      this.client.call('GET /nodes/{node}/tasks', { ...filters, node }),
+  };
+
+  readonly agent = {
+    ping: (node: string, vmid: number) =>
+      this.client.call('POST /nodes/{node}/qemu/{vmid}/agent/ping', { node, vmid }),
+    info: (node: string, vmid: number) =>
+      this.client.call('GET /nodes/{node}/qemu/{vmid}/agent/info', { node, vmid }),
+    osinfo: (node: string, vmid: number) =>
+      this.client.call('GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo', { node, vmid }),
+    interfaces: (node: string, vmid: number) =>
+      this.client.call('GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces', {
+        node,
+        vmid,
+      }),
+    exec: (node: string, vmid: number, command: string[], inputData?: string) =>
+      this.client.call('POST /nodes/{node}/qemu/{vmid}/agent/exec', {
+        node,
+        vmid,
+        command,
+        'input-data': inputData,
+      }),
+    execStatus: (node: string, vmid: number, pid: number) =>
+      this.client.call('GET /nodes/{node}/qemu/{vmid}/agent/exec-status', { node, vmid, pid }),
+    /** Container interfaces (not the agent, but the same question for LXC). */
+    lxcInterfaces: (node: string, vmid: number) =>
+      this.client.call('GET /nodes/{node}/lxc/{vmid}/interfaces', { node, vmid }),
+  };
+
+  readonly storage = {
+    list: (node: string, filters: Omit<ApiParams['GET /nodes/{node}/storage'], 'node'> = {}) =>
+      this.client.call('GET /nodes/{node}/storage', { ...filters, node }),
+    status: (node: string, storage: string) =>
+      this.client.call('GET /nodes/{node}/storage/{storage}/status', { node, storage }),
+    content: (node: string, storage: string, filters: { content?: string; vmid?: number } = {}) =>
+      this.client.call('GET /nodes/{node}/storage/{storage}/content', {
+        ...filters,
+        node,
+        storage,
+      }),
+    /** Deletes a volume; answers the task, or null when PVE finished within `delay`. */
+    deleteVolume: async (node: string, storage: string, volume: string, delay?: number) => {
+      const upid = await this.client.call(
+        'DELETE /nodes/{node}/storage/{storage}/content/{volume}',
+        { node, storage, volume, delay },
+      );
+      return typeof upid === 'string' ? new TaskRef(this.client, upid) : null;
+    },
+  };
+
+  readonly backups = {
+    /** Backs up now; answers null when PVE had nothing to do on this node (its "OK"). */
+    vzdump: async (node: string, params: Omit<ApiParams['POST /nodes/{node}/vzdump'], 'node'>) => {
+      const upid = await this.client.call('POST /nodes/{node}/vzdump', { ...params, node });
+      return typeof upid === 'string' && upid.startsWith('UPID:')
+        ? new TaskRef(this.client, upid)
+        : null;
+    },
+    /** Restores a backup volume into `vmid` (`force` to overwrite an existing guest). */
+    restore: (type: GuestType, node: string, vmid: number, archive: string, params: Params = {}) =>
+      type === 'qemu'
+        ? this.qemu.create(node, { ...params, vmid, archive })
+        : this.lxc.create(node, { ...params, vmid, ostemplate: archive, restore: true }),
+  };
+
+  readonly access = {
+    permissions: (params: { path?: string; userid?: string } = {}) =>
+      this.client.call('GET /access/permissions', params),
+    users: (full = false) => this.client.call('GET /access/users', { full }),
+    user: (userid: string) => this.client.call('GET /access/users/{userid}', { userid }),
+    tokens: (userid: string) => this.client.call('GET /access/users/{userid}/token', { userid }),
+    token: (userid: string, tokenid: string) =>
+      this.client.call('GET /access/users/{userid}/token/{tokenid}', { userid, tokenid }),
+  };
+
+  readonly tasks = {
+    status: (node: string, upid: string) =>
+      this.client.call('GET /nodes/{node}/tasks/{upid}/status', { node, upid }),
+    log: (node: string, upid: string, start = 0, limit = 50) =>
+      this.client.call('GET /nodes/{node}/tasks/{upid}/log', { node, upid, start, limit }),
+    wait: (upid: string, opts?: WaitOptions) => waitForTask(this.client, upid, opts),
+    stop: (upid: string) => stopTask(this.client, upid),
+  };
+
+  invalidateGuests(): void {
+    this.guestCache = undefined;
+  }
+
+  /** Every guest of the cluster, from one /cluster/resources call, cached briefly. */
+  async guestIndex(opts?: CallOptions): Promise<Map<number, GuestRef>> {
+    if (this.guestCache && Date.now() - this.guestCache.at < GUEST_CACHE_MS)
+      return this.guestCache.guests;
+    const rows = await this.cluster.resources('vm', opts);
+    const guests = new Map<number, GuestRef>();
+    for (const r of rows) {
+      if ((r.type !== 'qemu' && r.type !== 'lxc') || r.vmid === undefined || !r.node) continue;
+      guests.set(r.vmid, {
+        vmid: r.vmid,
+        type: r.type,
+        node: r.node,
+        name: r.name ?? '',
+        status: r.status ?? 'unknown',
+        template: r.template === 1,
+        lock: r.lock,
+        tags: r.tags,
+        pool: r.pool,
+      });
+    }
+    this.guestCache = { at: Date.now(), guests };
+    return guests;
+  }
+
+  /** Finds a guest's node and type by vmid; a not_found PveApiError when there is none. */
+  async findGuest(vmid: number, opts?: CallOptions): Promise<GuestRef> {
+    let guest = (await this.guestIndex(opts)).get(vmid);
+    if (!guest) {
+      // The cache may predate the guest: look once more before giving up.
+      this.invalidateGuests();
+      guest = (await this.guestIndex(opts)).get(vmid);
+    }
+    if (!guest) {
+      throw new PveApiError({
+        status: 404,
+        method: 'GET',
+        path: '/cluster/resources',
+        kind: 'not_found',
+        message: `guest ${vmid} does not exist in the cluster`,
+      });
+    }
+    return guest;
+  }
+
+  /**
+   * Runs `fn` on a guest found by vmid. When the node answers not-found (the guest moved since the
+   * lookup), the lookup is refreshed and `fn` runs once more if the guest is elsewhere now.
+   */
+  async withGuest<T>(
+    vmid: number,
+    fn: (guest: GuestRef) => Promise<T>,
+    opts?: CallOptions,
+  ): Promise<T> {
+    const guest = await this.findGuest(vmid, opts);
+    try {
+      return await fn(guest);
+    } catch (err) {
+      if (!(err instanceof PveApiError && err.kind === 'not_found')) throw err;
+      this.invalidateGuests();
+      const again = await this.findGuest(vmid, opts);
+      if (again.node === guest.node && again.type === guest.type) throw err;
+      return fn(again);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}

@@ -1,0 +1,448 @@
+/**
+ * The PVE API client for one cluster. Every call goes through `send`: contract validation, path
+ * escaping, the in-flight limit, authentication, timeouts, retries by named policy, and one error
+ * type with credentials redacted.
+ */
+import { Agent } from 'undici';
+import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
+import { getOperation, matchOperation } from '../contract/index.js';
+import type { ContractOperation, HttpMethod } from '../contract/types.js';
+import { validateParams } from '../contract/validate.js';
+import { type AuthStrategy, type TicketAnswer, TicketAuth, TokenAuth } from './auth.js';
+import { encodeForm, normalize, type WireValue } from './codec.js';
+import { PveApiError } from './errors.js';
+import { Limiter } from './limiter.js';
+import { Redactor } from './redact.js';
+import { type TlsOptions, TlsPinError, tlsConnector } from './tls.js';
+
+export interface Logger {
+  warn(message: string): void;
+  debug?(message: string): void;
+}
+
+export const stderrLogger: Logger = {
+  warn: (m) => process.stderr.write(`proxmox-mcp: warning: ${m}\n`),
+};
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Reads are retried on transient failures; writes only when nothing can have reached the server. */
+export const RETRY_POLICIES = {
+  read: { attempts: 4, baseDelayMs: 200, maxDelayMs: 2_000 },
+  write: { attempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 },
+} satisfies Record<string, RetryPolicy>;
+
+export type ClientAuth =
+  | { tokenId: string; secret: string }
+  | { username: string; password: string }
+  | AuthStrategy;
+
+export interface PveClientOptions {
+  /** `https://pve.example.com:8006`; `/api2/json` is added. */
+  url: string;
+  auth: ClientAuth;
+  tls?: TlsOptions;
+  maxInFlight?: number;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  retry?: Partial<Record<keyof typeof RETRY_POLICIES, Partial<RetryPolicy>>>;
+  logger?: Logger;
+  /** Wall clock, replaceable in tests of ticket renewal. */
+  now?: () => number;
+  /** Called for each new TCP connection (keep-alive checks, benchmarks). */
+  onConnect?: () => void;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's request timeout for this call. */
+  timeoutMs?: number;
+}
+
+interface RawAnswer {
+  status: number;
+  statusText: string;
+  body: string;
+}
+
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e?.code ?? e?.cause?.code;
+}
+
+export class PveClient {
+  readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly apiPrefix: string;
+  private readonly agent: Agent;
+  private readonly limiter: Limiter;
+  readonly auth: AuthStrategy;
+  private readonly redactor = new Redactor();
+  private readonly requestTimeoutMs: number;
+  private readonly policies: Record<keyof typeof RETRY_POLICIES, RetryPolicy>;
+  /** Called after every request that may have changed something. */
+  private readonly writeListeners: (() => void)[] = [];
+
+  constructor(opts: PveClientOptions) {
+    const url = new URL(opts.url.replace(/\/+$/, '').replace(/\/api2\/json$/, ''));
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new Error(`unsupported URL scheme ${url.protocol}`);
+    this.origin = url.origin;
+    this.apiPrefix = `${url.pathname.replace(/\/+$/, '')}/api2/json`;
+    this.baseUrl = `${this.origin}${this.apiPrefix}`;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.limiter = new Limiter(opts.maxInFlight ?? 8);
+    this.policies = {
+      read: { ...RETRY_POLICIES.read, ...opts.retry?.read },
+      write: { ...RETRY_POLICIES.write, ...opts.retry?.write },
+    };
+    const logger = opts.logger ?? stderrLogger;
+    const tls = opts.tls ?? {};
+    if (tls.insecure && url.protocol === 'https:') {
+      logger.warn(
+        `TLS verification is OFF for ${url.host} (insecure): anyone on the path can read the credentials; pin the certificate fingerprint instead`,
+      );
+    }
+    this.agent = new Agent({
+      connect: tlsConnector(tls, {
+        timeout: opts.connectTimeoutMs ?? 10_000,
+        onConnect: opts.onConnect,
+      }),
+      keepAliveTimeout: 30_000,
+      connections: opts.maxInFlight ?? 8,
+    });
+    const auth = opts.auth;
+    if ('headers' in auth) this.auth = auth;
+    else if ('tokenId' in auth) this.auth = new TokenAuth(auth.tokenId, auth.secret);
+    else {
+      this.auth = new TicketAuth(
+        auth.username,
+        auth.password,
+        (username, password) => this.login(username, password),
+        opts.now,
+      );
+    }
+  }
+
+  /** Calls a contract operation by its key, `'GET /nodes/{node}/status'`, with typed params and answer. */
+  async call<K extends ApiOperation>(
+    key: K,
+    params: ApiParams[K],
+    opts: CallOptions = {},
+  ): Promise<ApiReturns[K]> {
+    const space = key.indexOf(' ');
+    const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
+    if (!op) throw new Error(`${key} is not in the API contract`);
+    return (await this.send(op, params as Record<string, WireValue>, opts)) as ApiReturns[K];
+  }
+
+  /**
+   * Calls any contract operation by method and concrete path (`/nodes/pve1/qemu/100/config`),
+   * for callers that build requests at run time. Paths outside the contract are refused.
+   */
+  async request(
+    method: string,
+    path: string,
+    params: Record<string, WireValue> = {},
+    opts: CallOptions = {},
+  ): Promise<unknown> {
+    const match = matchOperation(method.toUpperCase(), path);
+    if (!match?.operation) {
+      throw new PveApiError({
+        status: 501,
+        method,
+        path,
+        kind: 'bad_request',
+        notSent: true,
+        message: `${method.toUpperCase()} ${path} is not an operation of the API contract`,
+      });
+    }
+    return this.send(match.operation, { ...params, ...match.params }, opts);
+  }
+
+  /** Registers a callback run after each request that may have changed cluster state. */
+  onWrite(listener: () => void): void {
+    this.writeListeners.push(listener);
+  }
+
+  /** Masks every credential this client knows of. */
+  redact(text: string): string {
+    this.redactor.add(...this.auth.secrets());
+    return this.redactor.redact(text);
+  }
+
+  get inFlight(): number {
+    return this.limiter.inFlight;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async send(
+    op: ContractOperation,
+    params: Record<string, WireValue>,
+    opts: CallOptions,
+  ): Promise<unknown> {
+    const given = Object.fromEntries(
+      Object.entries(params).filter(([, v]) => v !== undefined && v !== null),
+    );
+    const checked = validateParams(op, given, { strictBoolean: false });
+    const displayPath = op.path.replace(/\{(\w+)\}/g, (_, name: string) =>
+      String(given[name] ?? `{${name}}`),
+    );
+    if (checked.errors) {
+      throw new PveApiError({
+        status: 400,
+        method: op.method,
+        path: this.redact(displayPath),
+        kind: 'bad_request',
+        notSent: true,
+        message: 'Parameter verification failed.',
+        errors: Object.fromEntries(
+          Object.entries(checked.errors).map(([k, v]) => [k, this.redact(v)]),
+        ),
+      });
+    }
+    const pathParams = new Set<string>();
+    const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+      pathParams.add(name);
+      return encodeURIComponent(String(given[name]));
+    });
+    const rest: Record<string, WireValue> = {};
+    for (const [k, v] of Object.entries(given)) if (!pathParams.has(k)) rest[k] = v;
+    const form = encodeForm(rest);
+    const hasBody = op.method === 'POST' || op.method === 'PUT';
+    const target = `${this.apiPrefix}${path}${!hasBody && form ? `?${form}` : ''}`;
+    const answer = await this.exchange(
+      op.method,
+      target,
+      displayPath,
+      hasBody ? form : undefined,
+      opts,
+    );
+    if (op.method !== 'GET') for (const listener of this.writeListeners) listener();
+    return normalize(op.returns, answer);
+  }
+
+  /** Sends with retries and one re-login on a 401; returns `data` or throws PveApiError. */
+  private async exchange(
+    method: string,
+    target: string,
+    displayPath: string,
+    body: string | undefined,
+    opts: CallOptions,
+  ): Promise<unknown> {
+    const policy = method === 'GET' ? this.policies.read : this.policies.write;
+    let reauthenticated = false;
+    for (let attempt = 1; ; attempt++) {
+      let error: PveApiError;
+      try {
+        // Credentials first: a login takes a slot of its own, so it must not wait inside one.
+        const headers = await this.auth.headers(method);
+        const raw = await this.limiter.run(
+          () => this.rawExchange(method, target, headers, body, opts),
+          opts.signal,
+        );
+        if (raw.status === 200) return (JSON.parse(raw.body) as { data: unknown }).data;
+        error = this.httpError(method, displayPath, raw);
+        if (raw.status === 401 && !reauthenticated && (await this.auth.refresh())) {
+          reauthenticated = true;
+          attempt--;
+          continue;
+        }
+      } catch (err) {
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        if (err instanceof PveApiError) throw err;
+        error = this.networkError(method, displayPath, err);
+      }
+      const retriable =
+        error.notSent ||
+        (method === 'GET' && (error.kind === 'transient' || error.kind === 'timeout'));
+      if (!retriable || attempt >= policy.attempts) throw error;
+      const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      await sleep(delay * (0.75 + Math.random() * 0.5), opts.signal);
+    }
+  }
+
+  /** One HTTP exchange through undici's dispatcher, keeping the reason phrase PVE puts messages in. */
+  private rawExchange(
+    method: string,
+    path: string,
+    extraHeaders: Record<string, string>,
+    body: string | undefined,
+    opts: CallOptions,
+  ): Promise<RawAnswer> {
+    return new Promise<RawAnswer>((resolve, reject) => {
+      const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+      if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+      const timeout = opts.timeoutMs ?? this.requestTimeoutMs;
+      const chunks: Buffer[] = [];
+      let status = 0;
+      let statusText = '';
+      let settled = false;
+      let controllerRef: { abort(reason: Error): void } | undefined;
+      const onAbort = () => controllerRef?.abort(opts.signal?.reason ?? new Error('aborted'));
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        opts.signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.agent.dispatch(
+        {
+          origin: this.origin,
+          path,
+          method: method as 'GET',
+          headers,
+          body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        {
+          onRequestStart(controller) {
+            controllerRef = controller;
+            if (opts.signal?.aborted) controller.abort(opts.signal.reason);
+          },
+          onResponseStart(_controller, statusCode, _headers, statusMessage) {
+            status = statusCode;
+            statusText = statusMessage ?? '';
+          },
+          onResponseData(_controller, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            finish(() =>
+              resolve({ status, statusText, body: Buffer.concat(chunks).toString('utf8') }),
+            );
+          },
+          onResponseError(_controller, err) {
+            finish(() => reject(err));
+          },
+        },
+      );
+    });
+  }
+
+  private httpError(method: string, path: string, raw: RawAnswer): PveApiError {
+    let message = '';
+    let errors: Record<string, string> | undefined;
+    if (raw.body) {
+      try {
+        const parsed = JSON.parse(raw.body) as {
+          message?: string;
+          errors?: Record<string, string>;
+        };
+        message = parsed.message?.trim() ?? '';
+        errors = parsed.errors ?? undefined;
+      } catch {
+        // Not JSON: fall back to the reason phrase.
+      }
+    }
+    // Older PVE versions carry the message only in the reason phrase.
+    message ||= raw.statusText || `HTTP ${raw.status}`;
+    return new PveApiError({
+      status: raw.status,
+      method,
+      path: this.redact(path),
+      message: this.redact(message),
+      errors:
+        errors &&
+        Object.fromEntries(Object.entries(errors).map(([k, v]) => [k, this.redact(String(v))])),
+    });
+  }
+
+  private networkError(method: string, path: string, err: unknown): PveApiError {
+    const code = errorCode(err);
+    const text = this.redact(err instanceof Error ? err.message : String(err));
+    if (err instanceof TlsPinError) {
+      return new PveApiError({
+        status: 0,
+        method,
+        path,
+        kind: 'tls',
+        notSent: true,
+        message: `TLS: ${text}`,
+      });
+    }
+    if (/certificate|self[- ]signed|SSL|TLS|CERT_/i.test(`${code ?? ''} ${text}`)) {
+      return new PveApiError({
+        status: 0,
+        method,
+        path,
+        kind: 'tls',
+        notSent: true,
+        message: `TLS: the server's certificate is not trusted (${code ?? text}): pin its SHA-256 fingerprint or give the CA file`,
+      });
+    }
+    const timeout =
+      code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT';
+    return new PveApiError({
+      status: 0,
+      method,
+      path,
+      kind: timeout ? 'timeout' : 'transient',
+      notSent: code !== undefined && NOT_SENT_CODES.has(code),
+      message: `${timeout ? 'timed out' : 'connection failed'}${code ? ` (${code})` : ''}: ${text}`,
+    });
+  }
+
+  /** POST /access/ticket, which needs no authentication (used by ticket auth). */
+  private async login(username: string, password: string): Promise<TicketAnswer> {
+    this.redactor.add(password);
+    const op = getOperation('POST', '/access/ticket') as ContractOperation;
+    const body = encodeForm({ username, password });
+    const raw = await this.limiter
+      .run(() => this.rawExchange('POST', `${this.apiPrefix}${op.path}`, {}, body, {}))
+      .catch((err: unknown) => {
+        throw err instanceof PveApiError ? err : this.networkError('POST', op.path, err);
+      });
+    if (raw.status !== 200) {
+      const error = this.httpError('POST', op.path, raw);
+      throw new PveApiError({
+        status: error.status,
+        method: 'POST',
+        path: op.path,
+        kind: error.kind,
+        message:
+          raw.status === 401
+            ? `login as ${username} failed: wrong user name or password`
+            : error.message,
+      });
+    }
+    const answer = (JSON.parse(raw.body) as { data: TicketAnswer }).data;
+    this.redactor.add(answer.ticket, answer.CSRFPreventionToken);
+    return answer;
+  }
+}

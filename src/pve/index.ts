@@ -1,0 +1,20 @@
+/** The Proxmox VE API client. It imports nothing of MCP, so it can be used on its own. */
+export { type GuestArea, type GuestRef, type GuestType, PveApi } from './api.js';
+export { parseApiToken, readSecretFile, TicketAuth, TokenAuth } from './auth.js';
+export {
+  type CallOptions,
+  type Logger,
+  PveClient,
+  type PveClientOptions,
+  RETRY_POLICIES,
+} from './client.js';
+export { PveApiError, type PveErrorKind } from './errors.js';
+export {
+  isSuccess,
+  parseUpid,
+  type TaskOutcome,
+  TaskRef,
+  type Upid,
+  type WaitOptions,
+} from './tasks.js';
+export { normalizeFingerprint, type TlsOptions } from './tls.js';

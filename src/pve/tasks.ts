@@ -1,0 +1,199 @@
+/**
+ * Tasks: PVE runs every long operation as a task named by a UPID. Waiting polls its status
+ * (quickly at first, then backing off), streams new log lines, and tells success from failure
+ * the way PVE does: `OK` and `WARNINGS: n` are success.
+ */
+import type { PveClient } from './client.js';
+import { PveApiError } from './errors.js';
+
+export interface Upid {
+  upid: string;
+  node: string;
+  pid: number;
+  pstart: number;
+  /** Epoch seconds. */
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+  tokenid?: string;
+}
+
+const UPID_RE =
+  /^UPID:([a-zA-Z0-9][a-zA-Z0-9.-]*):([0-9A-F]{8}):([0-9A-F]{8,9}):([0-9A-F]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
+
+/** Splits a UPID, or returns undefined when the text is not one. */
+export function parseUpid(upid: string): Upid | undefined {
+  const m = UPID_RE.exec(upid);
+  if (!m) return undefined;
+  const [user = '', tokenid] = (m[7] as string).split('!');
+  return {
+    upid,
+    node: m[1] as string,
+    pid: Number.parseInt(m[2] as string, 16),
+    pstart: Number.parseInt(m[3] as string, 16),
+    starttime: Number.parseInt(m[4] as string, 16),
+    type: m[5] as string,
+    id: m[6] as string,
+    user,
+    ...(tokenid ? { tokenid } : {}),
+  };
+}
+
+export interface WaitOptions {
+  /** Give up waiting after this long and report the task as still running. Default 10 minutes. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Receives each new log line as it appears. */
+  onProgress?: (event: { line: string; lines: number }) => void;
+  /** Polling interval bounds; defaults 100 ms rising to 2 s. */
+  minPollMs?: number;
+  maxPollMs?: number;
+}
+
+export interface TaskOutcome {
+  upid: string;
+  node: string;
+  type: string;
+  /** `stopped`, or `running` when the wait timed out. */
+  status: 'running' | 'stopped';
+  /** True when the task ended with `OK` or `WARNINGS: n`. */
+  ok: boolean;
+  exitstatus?: string;
+  /** The log's `WARN:` lines. */
+  warnings: string[];
+  /** The last lines of the log (up to 20). */
+  logTail: string[];
+  /** How long the wait lasted. */
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** Status of a task right after its creation may not be readable yet: tolerate this long. */
+const YOUNG_TASK_GRACE_MS = 5_000;
+const TAIL = 20;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export const isSuccess = (exitstatus: string | undefined) =>
+  exitstatus === 'OK' || (exitstatus?.startsWith('WARNINGS: ') ?? false);
+
+/** Waits for a task to end; a timeout answers the still-running state, an abort throws. */
+export async function waitForTask(
+  client: PveClient,
+  upid: string,
+  opts: WaitOptions = {},
+): Promise<TaskOutcome> {
+  const parsed = parseUpid(upid);
+  if (!parsed) throw new Error(`not a task id (UPID): ${upid}`);
+  const started = Date.now();
+  const deadline = started + (opts.timeoutMs ?? 600_000);
+  const minPoll = opts.minPollMs ?? 100;
+  const maxPoll = opts.maxPollMs ?? 2_000;
+  const lines: string[] = [];
+  let delay = minPoll;
+
+  const readLog = async () => {
+    for (;;) {
+      const page = await client.call(
+        'GET /nodes/{node}/tasks/{upid}/log',
+        { node: parsed.node, upid, start: lines.length, limit: 500 },
+        { signal: opts.signal },
+      );
+      for (const entry of page) {
+        const line = String((entry as { t?: unknown }).t ?? '');
+        lines.push(line);
+        opts.onProgress?.({ line, lines: lines.length });
+      }
+      if (page.length < 500) return;
+    }
+  };
+
+  for (;;) {
+    let status: { status: string; exitstatus?: string } | undefined;
+    try {
+      status = await client.call(
+        'GET /nodes/{node}/tasks/{upid}/status',
+        { node: parsed.node, upid },
+        { signal: opts.signal },
+      );
+    } catch (err) {
+      // Right after the fork the task may not exist yet for the API: PVE answers 400.
+      const young = Date.now() - started < YOUNG_TASK_GRACE_MS;
+      if (
+        !(err instanceof PveApiError && young && (err.status === 400 || err.kind === 'not_found'))
+      )
+        throw err;
+    }
+    if (status) await readLog();
+    if (status?.status === 'stopped') {
+      // Lines written just before the end may arrive with the final status.
+      await readLog();
+      return {
+        upid,
+        node: parsed.node,
+        type: parsed.type,
+        status: 'stopped',
+        ok: isSuccess(status.exitstatus),
+        exitstatus: status.exitstatus,
+        warnings: lines.filter((l) => /^WARN(ING)?: /.test(l)),
+        logTail: lines.slice(-TAIL),
+        durationMs: Date.now() - started,
+        timedOut: false,
+      };
+    }
+    if (Date.now() >= deadline) {
+      return {
+        upid,
+        node: parsed.node,
+        type: parsed.type,
+        status: 'running',
+        ok: false,
+        warnings: lines.filter((l) => /^WARN(ING)?: /.test(l)),
+        logTail: lines.slice(-TAIL),
+        durationMs: Date.now() - started,
+        timedOut: true,
+      };
+    }
+    await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), opts.signal);
+    delay = Math.min(maxPoll, Math.round(delay * 1.5));
+  }
+}
+
+/** Stops a running task (`DELETE /nodes/{node}/tasks/{upid}`). */
+export async function stopTask(client: PveClient, upid: string): Promise<void> {
+  const parsed = parseUpid(upid);
+  if (!parsed) throw new Error(`not a task id (UPID): ${upid}`);
+  await client.call('DELETE /nodes/{node}/tasks/{upid}', { node: parsed.node, upid });
+}
+
+/** A started task: its UPID, and a way to wait for it. */
+export class TaskRef {
+  readonly info: Upid;
+  constructor(
+    private readonly client: PveClient,
+    readonly upid: string,
+  ) {
+    const info = parseUpid(upid);
+    if (!info) throw new Error(`expected a task id (UPID), got ${JSON.stringify(upid)}`);
+    this.info = info;
+  }
+  wait(opts?: WaitOptions): Promise<TaskOutcome> {
+    return waitForTask(this.client, this.upid, opts);
+  }
+  stop(): Promise<void> {
+    return stopTask(this.client, this.upid);
+  }
+}

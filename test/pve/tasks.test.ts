@@ -1,0 +1,121 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PveApi, type PveApiError, parseUpid } from '../../src/pve/index.js';
+import { type RunningSimulator, startSimulator } from '../../src/simulator/server.js';
+
+// A real-time clock with tasks sped up a hundredfold: waits end quickly and for real.
+let sim: RunningSimulator;
+let pve: PveApi;
+beforeAll(async () => {
+  sim = await startSimulator({ clock: 'real', taskScale: 0.01 });
+  pve = new PveApi({
+    url: sim.url,
+    auth: { tokenId: sim.token.id, secret: sim.token.secret },
+    tls: { fingerprint: sim.fingerprint },
+  });
+});
+afterAll(async () => {
+  await pve.close();
+  await sim.close();
+});
+afterEach(() => sim.sim.faults.clear());
+
+describe('UPIDs', () => {
+  it('parse into node, type, id, user and start time', () => {
+    expect(parseUpid('UPID:pve:000FF1FD:10F9374C:630D702C:qmstart:100:root@pam!mcp:')).toEqual({
+      upid: 'UPID:pve:000FF1FD:10F9374C:630D702C:qmstart:100:root@pam!mcp:',
+      node: 'pve',
+      pid: 0xff1fd,
+      pstart: 0x10f9374c,
+      starttime: 0x630d702c,
+      type: 'qmstart',
+      id: '100',
+      user: 'root@pam',
+      tokenid: 'mcp',
+    });
+    expect(parseUpid('UPID:pve:nothex:x')).toBeUndefined();
+  });
+});
+
+describe('waiting for a task', () => {
+  it('ends OK and streams the log', async () => {
+    const lines: string[] = [];
+    const task = await pve.qemu.clone('pve2', 9000, {
+      newid: 300,
+      name: 'from-template',
+      full: true,
+    });
+    const outcome = await task.wait({ onProgress: (e) => lines.push(e.line), minPollMs: 5 });
+    expect(outcome).toMatchObject({
+      ok: true,
+      status: 'stopped',
+      exitstatus: 'OK',
+      type: 'qmclone',
+      timedOut: false,
+      warnings: [],
+    });
+    expect(lines[0]).toBe('create full clone of drive scsi0 (local-lvm:base-9000-disk-0)');
+    expect(lines.at(-1)).toBe('TASK OK');
+    expect(outcome.logTail.at(-1)).toBe('TASK OK');
+    expect((await pve.qemu.status('pve2', 300)).name).toBe('from-template');
+  });
+
+  it('counts WARNINGS as success and collects the warning lines', async () => {
+    sim.sim.faults.add({
+      kind: 'task-fail',
+      taskType: 'qmsnapshot',
+      exitstatus: 'WARNINGS: 2',
+      times: 1,
+    });
+    const outcome = await (await pve.qemu.snapshot('pve1', 101, 'warned')).wait({ minPollMs: 5 });
+    expect(outcome).toMatchObject({
+      ok: true,
+      exitstatus: 'WARNINGS: 2',
+      warnings: ['WARN: simulated warning 1', 'WARN: simulated warning 2'],
+    });
+  });
+
+  it('reports a failed task with its last log lines', async () => {
+    const outcome = await (await pve.qemu.start('pve1', 100)).wait({ minPollMs: 5 });
+    expect(outcome).toMatchObject({
+      ok: false,
+      status: 'stopped',
+      exitstatus: 'VM 100 already running',
+    });
+    expect(outcome.logTail.at(-1)).toBe('TASK ERROR: VM 100 already running');
+  });
+
+  it('tolerates the transient 400 right after a task was created', async () => {
+    sim.sim.faults.add({ kind: 'upid-status-400', ms: 60_000, times: 2 });
+    const outcome = await (await pve.lxc.start('pve1', 201)).wait({ minPollMs: 5 });
+    expect(outcome.ok).toBe(true);
+  });
+
+  it('answers "still running" when the wait times out, and the task can then be stopped', async () => {
+    // VM 106 ignores ACPI: its shutdown waits out the timeout (here 600 s, run at 1/100).
+    const task = await pve.qemu.shutdown('pve2', 106, { timeout: 600 });
+    const outcome = await task.wait({ timeoutMs: 150, minPollMs: 10 });
+    expect(outcome).toMatchObject({ status: 'running', ok: false, timedOut: true });
+    await task.stop();
+    const after = await task.wait({ minPollMs: 5 });
+    expect(after).toMatchObject({ status: 'stopped', ok: false, exitstatus: 'unexpected status' });
+  });
+
+  it('stops waiting, not the task, when aborted', async () => {
+    const task = await pve.qemu.shutdown('pve2', 106, { timeout: 600 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('caller went away')), 50);
+    await expect(task.wait({ signal: controller.signal, minPollMs: 10 })).rejects.toThrow(
+      'caller went away',
+    );
+    expect((await pve.tasks.status('pve2', task.upid)).status).toBe('running');
+    await task.stop();
+  });
+
+  it('reports a task the API does not know as not found', async () => {
+    const bogus = 'UPID:pve1:00000001:00000001:00000001:qmstart:100:root@pam:';
+    await new Promise((r) => setTimeout(r, 10));
+    const err = (await pve.tasks.status('pve1', bogus).catch((e: unknown) => e)) as PveApiError;
+    expect(err.status).toBe(400);
+    expect(err.errors).toEqual({ upid: 'no such task' });
+  });
+});
