@@ -3,10 +3,14 @@
  * measurements taken in this same run, so figures do not depend on the machine's speed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchClient } from './client.js';
 import { benchSimulator } from './simulator.js';
 import type { BenchResult } from './types.js';
 
-const suites: [string, () => Promise<BenchResult[]>][] = [['simulator', benchSimulator]];
+const suites: [string, () => Promise<BenchResult[]>][] = [
+  ['simulator', benchSimulator],
+  ['client', benchClient],
+];
 
 const results: BenchResult[] = [];
 for (const [name, run] of suites) {
