@@ -234,8 +234,19 @@ export class PveApi {
   readonly tasks = {
     status: (node: string, upid: string) =>
       this.client.call('GET /nodes/{node}/tasks/{upid}/status', { node, upid }),
-    log: (node: string, upid: string, start = 0, limit = 50) =>
-      this.client.call('GET /nodes/{node}/tasks/{upid}/log', { node, upid, start, limit }),
+    /** Log lines from `start`, and how many the log has in all. */
+    log: async (node: string, upid: string, start = 0, limit = 50) => {
+      const page = await this.client.page('GET /nodes/{node}/tasks/{upid}/log', {
+        node,
+        upid,
+        start,
+        limit,
+      });
+      return {
+        lines: page.data.map((l) => String(l.t)),
+        total: page.total ?? start + page.data.length,
+      };
+    },
     wait: (upid: string, opts?: WaitOptions) => waitForTask(this.client, upid, opts),
     stop: (upid: string) => stopTask(this.client, upid),
   };

@@ -161,7 +161,20 @@ export class PveClient {
     const space = key.indexOf(' ');
     const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
     if (!op) throw new Error(`${key} is not in the API contract`);
-    return (await this.send(op, params as Record<string, WireValue>, opts)) as ApiReturns[K];
+    return (await this.send(op, params as Record<string, WireValue>, opts)).data as ApiReturns[K];
+  }
+
+  /** Like `call`, with PVE's `total` (task lists and logs carry it beside `data`). */
+  async page<K extends ApiOperation>(
+    key: K,
+    params: ApiParams[K],
+    opts: CallOptions = {},
+  ): Promise<{ data: ApiReturns[K]; total?: number }> {
+    const space = key.indexOf(' ');
+    const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
+    if (!op) throw new Error(`${key} is not in the API contract`);
+    const answer = await this.send(op, params as Record<string, WireValue>, opts);
+    return { data: answer.data as ApiReturns[K], total: answer.total };
   }
 
   /**
@@ -185,7 +198,7 @@ export class PveClient {
         message: `${method.toUpperCase()} ${path} is not an operation of the API contract`,
       });
     }
-    return this.send(match.operation, { ...params, ...match.params }, opts);
+    return (await this.send(match.operation, { ...params, ...match.params }, opts)).data;
   }
 
   /** Registers a callback run after each request that may have changed cluster state. */
@@ -203,6 +216,11 @@ export class PveClient {
     return this.limiter.inFlight;
   }
 
+  /** The most requests this client has in flight at once. */
+  get maxInFlight(): number {
+    return this.limiter.limit;
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }
@@ -211,7 +229,7 @@ export class PveClient {
     op: ContractOperation,
     params: Record<string, WireValue>,
     opts: CallOptions,
-  ): Promise<unknown> {
+  ): Promise<{ data: unknown; total?: number }> {
     const given = Object.fromEntries(
       Object.entries(params).filter(([, v]) => v !== undefined && v !== null),
     );
@@ -250,7 +268,7 @@ export class PveClient {
       opts,
     );
     if (op.method !== 'GET') for (const listener of this.writeListeners) listener();
-    return normalize(op.returns, answer);
+    return { data: normalize(op.returns, answer.data), total: answer.total };
   }
 
   /** Sends with retries and one re-login on a 401; returns `data` or throws PveApiError. */
@@ -260,7 +278,7 @@ export class PveClient {
     displayPath: string,
     body: string | undefined,
     opts: CallOptions,
-  ): Promise<unknown> {
+  ): Promise<{ data: unknown; total?: number }> {
     const policy = method === 'GET' ? this.policies.read : this.policies.write;
     let reauthenticated = false;
     for (let attempt = 1; ; attempt++) {
@@ -272,7 +290,7 @@ export class PveClient {
           () => this.rawExchange(method, target, headers, body, opts),
           opts.signal,
         );
-        if (raw.status === 200) return (JSON.parse(raw.body) as { data: unknown }).data;
+        if (raw.status === 200) return JSON.parse(raw.body) as { data: unknown; total?: number };
         error = this.httpError(method, displayPath, raw);
         if (raw.status === 401 && !reauthenticated && (await this.auth.refresh())) {
           reauthenticated = true;

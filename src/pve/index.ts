@@ -1,5 +1,11 @@
 /** The Proxmox VE API client. It imports nothing of MCP, so it can be used on its own. */
-export { type GuestArea, type GuestRef, type GuestType, PveApi } from './api.js';
+export {
+  type ClusterResource,
+  type GuestArea,
+  type GuestRef,
+  type GuestType,
+  PveApi,
+} from './api.js';
 export { parseApiToken, readSecretFile, TicketAuth, TokenAuth } from './auth.js';
 export {
   type CallOptions,

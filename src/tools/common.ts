@@ -1,0 +1,214 @@
+/**
+ * What many tools share: argument schemas, finding a guest from its vmid, running a task with
+ * progress, and filtering and paging lists.
+ */
+import { z } from 'zod';
+import { NODE_NAME } from '../contract/formats.js';
+import type { GuestRef, GuestType, TaskOutcome, TaskRef } from '../pve/index.js';
+import type { ToolContext } from './define.js';
+
+/** A failure the user can act on; the server turns it into an `isError` result. */
+export class ToolError extends Error {
+  constructor(
+    message: string,
+    readonly data?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ToolError';
+  }
+}
+
+// Argument schemas. Ids may arrive as numeric strings: some clients send them so.
+export const vmid = z.coerce
+  .number()
+  .int()
+  .min(100)
+  .max(999_999_999)
+  .describe('VM or container ID');
+// Node names are checked against PVE's format in code rather than in the schema that every tool
+// repeats; the client also refuses a bad one before anything is sent.
+export const node = z
+  .string()
+  .refine((s) => NODE_NAME.test(s), 'not a valid node name')
+  .describe('Node name');
+export const optionalNode = node.optional().describe("Default: the vmid's node");
+export const wait = z.boolean().default(true).describe('Wait for the task to end');
+export const waitTimeout = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(3_600)
+  .default(300)
+  .describe('Max seconds to wait');
+export const limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(1_000)
+  .default(100)
+  .describe('Rows per page');
+export const cursor = z
+  .string()
+  .regex(/^\d+$/, 'use the nextCursor of a previous answer')
+  .optional()
+  .describe('nextCursor of the previous page');
+
+export const label = (type: GuestType) => (type === 'qemu' ? 'VM' : 'container');
+const listTool = (type: GuestType) =>
+  type === 'qemu' ? 'proxmox_list_vms' : 'proxmox_list_containers';
+
+/**
+ * Finds a guest by vmid, checking what the caller expects: its kind (a VM tool on a container is
+ * refused) and, when given, its node.
+ */
+export async function resolveGuest(
+  ctx: ToolContext,
+  id: number,
+  opts: { type?: GuestType; node?: string } = {},
+): Promise<GuestRef> {
+  const index = await ctx.pve.guestIndex({ signal: ctx.signal });
+  let guest = index.get(id);
+  if (!guest) {
+    ctx.pve.invalidateGuests();
+    guest = (await ctx.pve.guestIndex({ signal: ctx.signal })).get(id);
+  }
+  if (!guest) {
+    const where = opts.type ? listTool(opts.type) : 'proxmox_list_vms or proxmox_list_containers';
+    throw new ToolError(
+      `No VM or container with ID ${id} exists in cluster '${ctx.cluster}' (or the credentials may not see it). List guests with ${where}.`,
+      { vmid: id },
+    );
+  }
+  if (opts.type && guest.type !== opts.type) {
+    const other = guest.type === 'qemu' ? 'VM' : 'container';
+    throw new ToolError(
+      `${id} (${guest.name}) is a ${other}, not a ${label(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
+      { vmid: id, type: guest.type },
+    );
+  }
+  if (opts.node && opts.node !== guest.node) {
+    throw new ToolError(
+      `${label(guest.type)} ${id} is on node ${guest.node}, not ${opts.node}. Omit node to let the vmid decide.`,
+      { vmid: id, node: guest.node },
+    );
+  }
+  return guest;
+}
+
+export const taskFields = {
+  upid: z.string().optional().describe('Task ID'),
+  status: z
+    .enum(['completed', 'failed', 'started', 'running'])
+    .describe('started: not waited for; running: still running when the wait ended'),
+  exitstatus: z.string().optional(),
+  durationMs: z.number().optional(),
+  warnings: z.array(z.string()).optional(),
+  log: z.array(z.string()).optional().describe('Last lines of the task log'),
+};
+export const taskOutput = z.object(taskFields);
+export type TaskSummary = z.infer<typeof taskOutput>;
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '' : ` in ${(ms / 1000).toFixed(1)}s`;
+}
+
+/**
+ * Starts a task and, unless told not to, waits for it while streaming its log as progress.
+ * A failed task throws a ToolError quoting the log's last lines; a wait that runs out answers
+ * `running` with the UPID.
+ */
+export async function runTask(
+  ctx: ToolContext,
+  task: TaskRef | null,
+  opts: { wait: boolean; timeout: number; what: string },
+): Promise<{ summary: TaskSummary; text: string }> {
+  if (!task) return { summary: { status: 'completed' }, text: `${opts.what}: done.` };
+  if (!opts.wait) {
+    return {
+      summary: { upid: task.upid, status: 'started' },
+      text: `${opts.what}: started task ${task.upid}.`,
+    };
+  }
+  await ctx.progress(`${opts.what}: task ${task.info.type} started`);
+  let outcome: TaskOutcome;
+  try {
+    outcome = await task.wait({
+      timeoutMs: opts.timeout * 1000,
+      signal: ctx.signal,
+      onProgress: (e) => void ctx.progress(e.line),
+    });
+  } catch (err) {
+    if (ctx.signal.aborted)
+      throw new ToolError(`${opts.what}: stopped waiting; the task goes on (${task.upid}).`, {
+        upid: task.upid,
+      });
+    throw err;
+  }
+  if (outcome.timedOut) {
+    return {
+      summary: {
+        upid: task.upid,
+        status: 'running',
+        durationMs: outcome.durationMs,
+        log: outcome.logTail.slice(-5),
+      },
+      text: `${opts.what}: still running after ${opts.timeout}s. Task ${task.upid}; follow it with proxmox_wait_task.`,
+    };
+  }
+  if (!outcome.ok) {
+    const tail = outcome.logTail.filter((l) => !l.startsWith('TASK ')).slice(-5);
+    throw new ToolError(
+      `${opts.what} failed: ${outcome.exitstatus}.${tail.length ? `\nLast log lines:\n${tail.map((l) => `  ${l}`).join('\n')}` : ''}\nTask ${task.upid}.`,
+      { upid: task.upid, exitstatus: outcome.exitstatus },
+    );
+  }
+  const warnings = outcome.warnings.length
+    ? ` with ${outcome.warnings.length} warning(s): ${outcome.warnings.join('; ')}`
+    : '';
+  return {
+    summary: {
+      upid: task.upid,
+      status: 'completed',
+      exitstatus: outcome.exitstatus,
+      durationMs: outcome.durationMs,
+      ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}),
+    },
+    text: `${opts.what}: done${seconds(outcome.durationMs)}${warnings}.`,
+  };
+}
+
+/** `*` and `?` wildcards; without them, a case-insensitive substring. */
+export function namePattern(pattern: string | undefined): ((name: string) => boolean) | undefined {
+  if (!pattern) return undefined;
+  if (!/[*?]/.test(pattern)) {
+    const needle = pattern.toLowerCase();
+    return (name) => name.toLowerCase().includes(needle);
+  }
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
+  return (name) => re.test(name);
+}
+
+/** PVE tags are separated by `;` (also `,` or spaces). */
+export const tagsOf = (tags: string | undefined) => (tags ?? '').split(/[;, ]+/).filter(Boolean);
+
+export function paginate<T>(items: T[], pageSize: number, from: string | undefined) {
+  const start = from ? Number(from) : 0;
+  const page = items.slice(start, start + pageSize);
+  const next = start + page.length < items.length ? String(start + page.length) : undefined;
+  return { page, total: items.length, nextCursor: next };
+}
+
+export const pageFields = {
+  total: z.number().describe('Rows matching the filters'),
+  nextCursor: z.string().optional().describe('Pass as cursor for the next page'),
+};
+
+export function pageNote(shown: number, total: number, next: string | undefined): string {
+  return next ? `\n${shown} of ${total} shown; next page: cursor=${next}` : '';
+}

@@ -1,0 +1,80 @@
+/**
+ * Plain-words failures with the next step, from the client's classified errors. A tool result
+ * says what happened and what to do; it never carries a stack or raw JSON.
+ */
+import { PveApiError } from '../pve/index.js';
+import { ToolError } from './common.js';
+
+function guestFromPath(path: string): { kind: string; vmid: string } | undefined {
+  const m = /\/(qemu|lxc)\/(\d+)/.exec(path);
+  return m ? { kind: m[1] === 'qemu' ? 'VM' : 'Container', vmid: m[2] as string } : undefined;
+}
+
+/** Text and data for an error the user can act on; undefined for bugs, which are rethrown. */
+export function describeError(
+  err: unknown,
+  cluster: string,
+): { text: string; data?: Record<string, unknown> } | undefined {
+  if (err instanceof ToolError) return { text: err.message, data: err.data };
+  if (!(err instanceof PveApiError)) return undefined;
+  const guest = guestFromPath(err.path);
+  const who = guest ? `${guest.kind} ${guest.vmid}` : 'The target';
+  const data: Record<string, unknown> = { kind: err.kind, status: err.status };
+  let text: string;
+  switch (err.kind) {
+    case 'not_found':
+      text = guest
+        ? `${who} was not found (${err.message}). It may have been deleted or moved; list guests with proxmox_list_vms or proxmox_list_containers.`
+        : `Not found: ${err.message}.`;
+      break;
+    case 'already_exists':
+      text = `Already exists: ${err.message}${err.errors ? ` (${Object.values(err.errors).join('; ')})` : ''}. Choose another ID or name; proxmox_list_vms shows the ones in use.`;
+      break;
+    case 'permission':
+      data.privilege = err.privilege;
+      data.path = err.permissionPath;
+      text = err.privilege
+        ? `Permission denied: the credentials lack ${err.privilege} on ${err.permissionPath} in cluster '${cluster}'. Grant a role with that privilege on that path (for an API token with privilege separation, to the token as well as its user).`
+        : `Permission denied: ${err.message}.`;
+      break;
+    case 'locked':
+      data.lock = err.lock;
+      text = `${who} is locked (${err.lock ?? 'unknown lock'}): another operation holds it. Wait for it to finish (proxmox_list_tasks shows running tasks) and try again.`;
+      break;
+    case 'not_running':
+      text = `${who} is not running, so this cannot be done now. Start it first.`;
+      break;
+    case 'running':
+      text = `${who} is running: ${err.message}. Stop or shut it down first.`;
+      break;
+    case 'conflict':
+      text = `The configuration changed since it was read (digest mismatch). Read it again and repeat the change if it still applies.`;
+      break;
+    case 'node_offline':
+      text = `The node is offline or unreachable (HTTP ${err.status}: ${err.message}). Check the node in proxmox_list_nodes; guests on it cannot be managed until it is back.`;
+      break;
+    case 'auth':
+      text = `Authentication with cluster '${cluster}' failed: ${err.message}. Check the API token or user and password (proxmox-mcp doctor checks them).`;
+      break;
+    case 'tls':
+      text = `Cannot connect to cluster '${cluster}' securely: ${err.message}.`;
+      break;
+    case 'bad_request':
+      data.errors = err.errors;
+      text = `Proxmox rejected the request: ${
+        err.errors
+          ? Object.entries(err.errors)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join('; ')
+          : err.message
+      }.`;
+      break;
+    case 'transient':
+    case 'timeout':
+      text = `Cluster '${cluster}' did not answer (${err.message}). Try again; if it persists, check the node and the network.`;
+      break;
+    default:
+      text = `Proxmox refused: ${err.message}.`;
+  }
+  return { text, data };
+}

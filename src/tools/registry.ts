@@ -1,0 +1,37 @@
+/**
+ * Every tool, and the choice of which a server offers: toolsets (`core` by default, `all` for
+ * every one), single tools added, tools excluded, and read-only mode, applied in that order.
+ * An unknown name is an error, not a silent no-op.
+ */
+import { TOOLSETS, type Toolset } from '../config/schema.js';
+import { coreTools } from './core.js';
+import type { AnyTool } from './define.js';
+
+export const ALL_TOOLS: AnyTool[] = [...coreTools];
+
+export interface ToolSelection {
+  toolsets: (Toolset | 'all')[];
+  tools?: string[];
+  excludeTools?: string[];
+  readOnly?: boolean;
+}
+
+export class SelectionError extends Error {}
+
+export function selectTools(selection: ToolSelection, catalogue: AnyTool[] = ALL_TOOLS): AnyTool[] {
+  const byName = new Map(catalogue.map((t) => [t.name, t]));
+  for (const name of [...(selection.tools ?? []), ...(selection.excludeTools ?? [])]) {
+    if (!byName.has(name)) throw new SelectionError(`unknown tool '${name}'`);
+  }
+  for (const set of selection.toolsets) {
+    if (set !== 'all' && !TOOLSETS.includes(set))
+      throw new SelectionError(`unknown toolset '${set}': use ${TOOLSETS.join(', ')} or all`);
+  }
+  const sets = new Set<string>(selection.toolsets.includes('all') ? TOOLSETS : selection.toolsets);
+  const chosen = new Set(catalogue.filter((t) => sets.has(t.toolset)).map((t) => t.name));
+  for (const name of selection.tools ?? []) chosen.add(name);
+  for (const name of selection.excludeTools ?? []) chosen.delete(name);
+  return catalogue.filter(
+    (t) => chosen.has(t.name) && (!selection.readOnly || t.access === 'read'),
+  );
+}

@@ -1,0 +1,317 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type McpHarness, startHarness } from '../helpers/mcp.js';
+
+let h: McpHarness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.close());
+
+describe('core tools, read', () => {
+  it('test_connection', async () => {
+    const r = await h.call('proxmox_test_connection');
+    expect(r.isError).toBeFalsy();
+    expect(r.text).toBe(
+      "Connected to cluster 'demo' running Proxmox VE 9.1.3: 2 of 3 node(s) online.",
+    );
+    expect(r.structured).toEqual({
+      cluster: 'default',
+      clusterName: 'demo',
+      version: '9.1.3',
+      nodes: 3,
+      nodesOnline: 2,
+    });
+  });
+
+  it('list_vms filters, pages and stays compact', async () => {
+    const all = await h.call('proxmox_list_vms');
+    expect((all.structured?.items as { vmid: number }[]).map((r) => r.vmid)).toEqual([
+      100, 101, 102, 103, 104, 105, 106, 107, 9000,
+    ]);
+    const lines = all.text.split('\n');
+    expect(lines[0]).toMatch(/^VMID +NAME +NODE +STATUS +CPU +MEM$/);
+    expect(lines[1]).toMatch(/^100 +web-01 +pve1 +running +\d/);
+    const byTag = await h.call('proxmox_list_vms', { tag: 'prod', status: 'running' });
+    expect((byTag.structured?.items as { vmid: number }[]).map((r) => r.vmid)).toEqual([
+      100, 101, 102,
+    ]);
+    const page1 = await h.call('proxmox_list_vms', { limit: 4 });
+    expect(page1.structured).toMatchObject({ total: 9, nextCursor: '4' });
+    expect(page1.text).toMatch(/4 of 9 shown; next page: cursor=4/);
+    const page3 = await h.call('proxmox_list_vms', { limit: 4, cursor: '8' });
+    expect((page3.structured?.items as { vmid: number }[]).map((r) => r.vmid)).toEqual([9000]);
+    expect(page3.structured?.nextCursor).toBeUndefined();
+    const pattern = await h.call('proxmox_list_vms', { name: 'web-*' });
+    expect((pattern.structured?.items as { name: string }[]).map((r) => r.name)).toEqual([
+      'web-01',
+      'web-02',
+    ]);
+  });
+
+  it('list_containers shows containers only', async () => {
+    const r = await h.call('proxmox_list_containers', { node: 'pve1' });
+    expect((r.structured?.items as { vmid: number }[]).map((x) => x.vmid)).toEqual([200, 201]);
+  });
+
+  it('get_vm_info accepts a numeric string vmid and summarises the config', async () => {
+    const r = await h.call('proxmox_get_vm_info', { vmid: '102' });
+    expect(r.isError).toBeFalsy();
+    expect(r.structured).toMatchObject({
+      vmid: 102,
+      name: 'db-01',
+      node: 'pve1',
+      cores: 4,
+      memoryMiB: 16384,
+      tags: ['db', 'prod'],
+    });
+    expect(r.structured?.disks).toEqual([
+      { key: 'scsi0', volume: 'local-lvm:vm-102-disk-0', size: 64 * 2 ** 30 },
+      { key: 'ide2', volume: 'none', media: 'cdrom' },
+      { key: 'scsi1', volume: 'local-lvm:vm-102-disk-1', size: 200 * 2 ** 30 },
+    ]);
+    expect(r.text).toMatch(/^VM 102 db-01 on pve1: running/);
+  });
+
+  it('refuses a container id on a VM tool, and names the right one', async () => {
+    const r = await h.call('proxmox_get_vm_status', { vmid: 200 });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/200 \(ct-dns\) is a container, not a VM/);
+  });
+
+  it('says which listing to use for an unknown vmid', async () => {
+    const r = await h.call('proxmox_get_vm_status', { vmid: 4242 });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/No VM or container with ID 4242.*proxmox_list_vms/);
+  });
+
+  it('rejects bad input with a clear validation error', async () => {
+    const r = await h.call('proxmox_get_vm_status', { vmid: 'abc' });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/vmid/);
+    const low = await h.call('proxmox_get_vm_status', { vmid: 5 });
+    expect(low.isError).toBe(true);
+  });
+
+  it('cluster status, nodes, node status, version', async () => {
+    const c = await h.call('proxmox_get_cluster_status');
+    expect(c.structured).toMatchObject({
+      name: 'demo',
+      quorate: true,
+      guests: { running: 8, templates: 1 },
+    });
+    expect(c.text).toMatch(/2\/3 nodes online \(offline: pve3\)/);
+    const nodes = await h.call('proxmox_list_nodes');
+    expect(nodes.text.split('\n')).toHaveLength(4);
+    const ns = await h.call('proxmox_get_node_status', { node: 'pve1' });
+    expect(ns.structured).toMatchObject({
+      node: 'pve1',
+      cpus: 16,
+      pveversion: expect.stringMatching(/^pve-manager\/9\.1\.3/),
+    });
+    const offline = await h.call('proxmox_get_node_status', { node: 'pve3' });
+    expect(offline.isError).toBe(true);
+    expect(offline.text).toMatch(/offline or unreachable/);
+    expect((await h.call('proxmox_get_version')).structured).toMatchObject({ version: '9.1.3' });
+  });
+
+  it('storage list, usage and content', async () => {
+    const list = await h.call('proxmox_list_storage');
+    expect(
+      (list.structured?.storages as { storage: string; node: string }[]).filter(
+        (s) => s.storage === 'backup-nfs',
+      ),
+    ).toEqual([expect.objectContaining({ node: 'shared' })]);
+    const usage = await h.call('proxmox_get_storage_usage', { storage: 'local-lvm', node: 'pve1' });
+    expect(usage.text).toMatch(/^local-lvm on pve1: .* used of 1.8T \(\d+%\), .* free$/);
+    const isos = await h.call('proxmox_list_storage_content', {
+      storage: 'local',
+      node: 'pve1',
+      content: 'iso',
+    });
+    expect(isos.structured?.total).toBe(4);
+    const backups = await h.call('proxmox_list_storage_content', {
+      storage: 'backup-nfs',
+      vmid: 100,
+    });
+    expect(backups.structured?.total).toBe(2);
+    const ambiguous = await h.call('proxmox_list_storage_content', { storage: 'local' });
+    expect(ambiguous.isError).toBe(true);
+    expect(ambiguous.text).toMatch(/local to each of .*name the node/);
+  });
+
+  it('list_snapshots prints the tree and where the current state is', async () => {
+    const r = await h.call('proxmox_list_snapshots', { vmid: 102 });
+    expect(r.text.split('\n')).toEqual([
+      expect.stringMatching(/^before-upgrade /),
+      expect.stringMatching(/^ {2}after-upgrade /),
+    ]);
+    expect(r.structured).toMatchObject({
+      vmid: 102,
+      snapshots: [{ name: 'before-upgrade' }, { name: 'after-upgrade', parent: 'before-upgrade' }],
+    });
+  });
+});
+
+describe('core tools, changes', () => {
+  it('starts a VM, waits, and streams progress', async () => {
+    const progress: string[] = [];
+    const r = await h.call(
+      'proxmox_start_vm',
+      { vmid: 103 },
+      { onprogress: (p) => progress.push(p.message ?? '') },
+    );
+    expect(r.isError).toBeFalsy();
+    expect(r.structured).toMatchObject({
+      vmid: 103,
+      node: 'pve1',
+      action: 'start',
+      status: 'completed',
+      exitstatus: 'OK',
+    });
+    expect(r.structured?.upid).toMatch(
+      /^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:103:root@pam!simulator:$/,
+    );
+    expect(r.text).toMatch(/^Start VM 103 \(win-app\) on pve1: done in \d+\.\ds\.$/);
+    expect(progress[0]).toBe('Start VM 103 (win-app) on pve1: task qmstart started');
+    expect(progress).toContain('TASK OK');
+    const again = await h.call('proxmox_start_vm', { vmid: 103 });
+    expect(again.text).toMatch(/already running; nothing to do/);
+  });
+
+  it('returns the UPID at once with wait: false', async () => {
+    const r = await h.call('proxmox_stop_vm', { vmid: 103, wait: false });
+    expect(r.structured).toMatchObject({
+      status: 'started',
+      upid: expect.stringMatching(/qmstop:103/),
+    });
+    const w = await h.call('proxmox_wait_task', { upid: r.structured?.upid });
+    expect(w.structured).toMatchObject({ status: 'completed', exitstatus: 'OK', type: 'qmstop' });
+  });
+
+  it('answers "still running" when the wait runs out, and the task can be stopped', async () => {
+    const r = await h.call('proxmox_shutdown_vm', { vmid: 106, shutdownTimeout: 3000, timeout: 1 });
+    expect(r.isError).toBeFalsy();
+    expect(r.structured).toMatchObject({ status: 'running' });
+    expect(r.text).toMatch(/still running after 1s.*proxmox_wait_task/);
+    const upid = r.structured?.upid as string;
+    const listed = await h.call('proxmox_list_tasks', { state: 'running' });
+    expect((listed.structured?.tasks as { upid: string }[]).map((t) => t.upid)).toContain(upid);
+    const stop = await h.call('proxmox_stop_task', { upid });
+    expect(stop.structured).toMatchObject({ stopped: true });
+    const status = await h.call('proxmox_get_task_status', { upid });
+    expect(status.structured).toMatchObject({
+      status: 'stopped',
+      exitstatus: 'unexpected status',
+      ok: false,
+    });
+  });
+
+  it('reports a failed task with its last log lines', async () => {
+    h.sim.sim.faults.add({
+      kind: 'task-fail',
+      taskType: 'vzstart',
+      exitstatus: "startup for container '201' failed",
+      times: 1,
+    });
+    const r = await h.call('proxmox_start_container', { vmid: 201 });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(
+      /^Start container 201 \(ct-proxy\) on pve1 failed: startup for container '201' failed\./,
+    );
+    expect(r.text).toMatch(/Task UPID:pve1:/);
+  });
+
+  it('names the lock of a locked guest', async () => {
+    const snap = await h.call('proxmox_create_snapshot', {
+      vmid: 101,
+      snapname: 'slow',
+      vmstate: true,
+      wait: false,
+    });
+    expect(snap.structured?.status).toBe('started');
+    const r = await h.call('proxmox_create_snapshot', { vmid: 101, snapname: 'second' });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/VM 101 is locked \(snapshot\)/);
+    await h.call('proxmox_wait_task', { upid: snap.structured?.upid });
+  });
+
+  it('snapshot create, rollback and delete', async () => {
+    expect(
+      (
+        await h.call('proxmox_create_snapshot', {
+          vmid: 200,
+          snapname: 'pre-change',
+          description: 'before',
+        })
+      ).structured,
+    ).toMatchObject({ status: 'completed' });
+    const tree = await h.call('proxmox_list_snapshots', { vmid: 200 });
+    expect(tree.structured).toMatchObject({ current: 'pre-change' });
+    expect(
+      (
+        await h.call('proxmox_rollback_snapshot', {
+          vmid: 200,
+          snapname: 'pre-change',
+          start: true,
+        })
+      ).structured,
+    ).toMatchObject({ status: 'completed' });
+    expect((await h.call('proxmox_get_container_status', { vmid: 200 })).structured).toMatchObject({
+      status: 'running',
+    });
+    expect(
+      (await h.call('proxmox_delete_snapshot', { vmid: 200, snapname: 'pre-change' })).structured,
+    ).toMatchObject({ status: 'completed' });
+    const missing = await h.call('proxmox_delete_snapshot', { vmid: 200, snapname: 'pre-change' });
+    expect(missing.isError).toBe(true);
+    expect(missing.text).toMatch(/not found.*snapshot 'pre-change' does not exist/);
+  });
+
+  it('creates a VM with a vmid from the cluster, then deletes it', async () => {
+    const created = await h.call('proxmox_create_vm', {
+      name: 'new-box',
+      node: 'pve1',
+      cores: 2,
+      memory: 1024,
+      diskSize: 8,
+      iso: 'debian-12.8.0-amd64-netinst.iso',
+    });
+    expect(created.isError, created.text).toBeFalsy();
+    expect(created.structured).toMatchObject({
+      vmid: 108,
+      node: 'pve1',
+      storage: 'local-lvm',
+      status: 'completed',
+    });
+    const info = await h.call('proxmox_get_vm_info', { vmid: 108 });
+    expect(info.structured).toMatchObject({ name: 'new-box', cores: 2, memoryMiB: 1024 });
+    expect(info.structured?.disks).toContainEqual({
+      key: 'ide2',
+      volume: 'local:iso/debian-12.8.0-amd64-netinst.iso',
+      media: 'cdrom',
+    });
+    const deleted = await h.call('proxmox_delete_vm', { vmid: 108 });
+    expect(deleted.structured).toMatchObject({ status: 'completed' });
+    expect((await h.call('proxmox_get_vm_status', { vmid: 108 })).isError).toBe(true);
+  });
+
+  it('refuses to delete a running VM, in plain words', async () => {
+    const r = await h.call('proxmox_delete_vm', { vmid: 100 });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/VM 100 is running.*Stop or shut it down first/);
+  });
+
+  it('bulk: shuts down a tag, skipping the stopped, with a per-guest table', async () => {
+    const progress: string[] = [];
+    const r = await h.call(
+      'proxmox_bulk_guests',
+      { action: 'stop', tag: 'infra' },
+      { onprogress: (p) => progress.push(p.message ?? '') },
+    );
+    expect(r.structured).toMatchObject({ action: 'stop', done: 2, skipped: 1, failed: 0 });
+    expect(r.text.split('\n')[0]).toBe('stop: 2 done, 1 skipped, 0 failed');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    const none = await h.call('proxmox_bulk_guests', { action: 'start' });
+    expect(none.isError).toBe(true);
+  });
+});

@@ -1,0 +1,148 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOOLSETS } from '../../src/config/schema.js';
+import { ALL_TOOLS, SelectionError, selectTools } from '../../src/tools/registry.js';
+import { type McpHarness, startHarness } from '../helpers/mcp.js';
+
+type ListedTool = {
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+  annotations?: Record<string, unknown>;
+};
+
+/** The 20 tool names of the original design, which configurations rely on. */
+const ORIGINAL = [
+  'proxmox_test_connection',
+  'proxmox_get_version',
+  'proxmox_list_nodes',
+  'proxmox_get_node_status',
+  'proxmox_list_vms',
+  'proxmox_get_vm_info',
+  'proxmox_get_vm_status',
+  'proxmox_create_vm',
+  'proxmox_start_vm',
+  'proxmox_stop_vm',
+  'proxmox_suspend_vm',
+  'proxmox_resume_vm',
+  'proxmox_delete_vm',
+  'proxmox_list_containers',
+  'proxmox_start_container',
+  'proxmox_stop_container',
+  'proxmox_list_storage',
+  'proxmox_get_storage_usage',
+  'proxmox_create_snapshot',
+  'proxmox_list_snapshots',
+];
+
+let legacy: McpHarness;
+let modern: McpHarness;
+let listed: ListedTool[];
+beforeAll(async () => {
+  legacy = await startHarness();
+  modern = await startHarness({ era: 'modern' });
+  listed = (await legacy.client.listTools()).tools as ListedTool[];
+});
+afterAll(async () => {
+  await legacy.close();
+  await modern.close();
+});
+
+describe('the registry', () => {
+  it('has unique names of the proxmox_<verb>_<noun> form', () => {
+    const names = ALL_TOOLS.map((t) => t.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).toMatch(/^proxmox_[a-z]+(_[a-z]+)+$/);
+  });
+
+  it('keeps the original 20 tool names, in core', () => {
+    const core = selectTools({ toolsets: ['core'] }).map((t) => t.name);
+    for (const name of ORIGINAL) expect(core).toContain(name);
+  });
+
+  it('read-only hides exactly the tools that change something', () => {
+    const ro = selectTools({ toolsets: ['all'], readOnly: true });
+    expect(ro.every((t) => t.access === 'read')).toBe(true);
+    expect(ro.length).toBe(ALL_TOOLS.filter((t) => t.access === 'read').length);
+  });
+
+  it('adds and excludes single tools, and refuses unknown names', () => {
+    const picked = selectTools({ toolsets: ['core'], excludeTools: ['proxmox_delete_vm'] }).map(
+      (t) => t.name,
+    );
+    expect(picked).not.toContain('proxmox_delete_vm');
+    expect(() => selectTools({ toolsets: ['core'], tools: ['proxmox_nope'] })).toThrow(
+      SelectionError,
+    );
+    expect(() => selectTools({ toolsets: ['nope' as never] })).toThrow(/unknown toolset 'nope'/);
+    expect(TOOLSETS).toContain('core');
+  });
+});
+
+describe('tools/list', () => {
+  it('answers the same tools in both protocol eras', async () => {
+    const names = listed.map((t) => t.name).sort();
+    expect(
+      ((await modern.client.listTools()).tools as ListedTool[]).map((t) => t.name).sort(),
+    ).toEqual(names);
+  });
+
+  it('gives every tool a title, annotations and an output schema, and no top-level unions', () => {
+    for (const t of listed) {
+      expect(t.title, t.name).toBeTruthy();
+      expect(t.annotations, t.name).toMatchObject({
+        readOnlyHint: expect.any(Boolean),
+        destructiveHint: expect.any(Boolean),
+        idempotentHint: expect.any(Boolean),
+        openWorldHint: expect.any(Boolean),
+      });
+      expect(t.outputSchema?.type, t.name).toBe('object');
+      for (const schema of [t.inputSchema, t.outputSchema ?? {}]) {
+        expect(schema.type, t.name).toBe('object');
+        for (const key of ['anyOf', 'oneOf', 'allOf'])
+          expect(schema, `${t.name} ${key}`).not.toHaveProperty(key);
+        expect(String(schema.$schema ?? ''), t.name).not.toMatch(/draft-07/);
+      }
+    }
+  });
+
+  it('keeps the default set within 40 tools and 20 KB of what a model reads', () => {
+    expect(listed.length).toBeLessThanOrEqual(40);
+    const bytes = listed.reduce(
+      (sum, t) =>
+        sum + Buffer.byteLength(t.name + (t.description ?? '') + JSON.stringify(t.inputSchema)),
+      0,
+    );
+    expect(bytes).toBeLessThanOrEqual(20 * 1024);
+  });
+});
+
+describe('schema snapshots', () => {
+  const dir = fileURLToPath(new URL('./schemas/', import.meta.url));
+  // Every tool of every toolset is snapshotted; UPDATE_SCHEMAS=1 rewrites them after review.
+  it('match the committed snapshot of every tool', async () => {
+    const all = await startHarness({ config: { toolsets: ['all'] } });
+    try {
+      const tools = (await all.client.listTools()).tools as ListedTool[];
+      if (process.env.UPDATE_SCHEMAS) mkdirSync(dir, { recursive: true });
+      for (const t of tools) {
+        const file = `${dir}${t.name}.json`;
+        const text = `${JSON.stringify({ name: t.name, title: t.title, description: t.description, annotations: t.annotations, inputSchema: t.inputSchema, outputSchema: t.outputSchema }, null, 2)}\n`;
+        if (process.env.UPDATE_SCHEMAS) writeFileSync(file, text);
+        expect(
+          existsSync(file),
+          `${t.name} has no schema snapshot: run UPDATE_SCHEMAS=1 npx vitest run test/tools/registry.test.ts`,
+        ).toBe(true);
+        expect(
+          readFileSync(file, 'utf8'),
+          `${t.name} changed its schema: review, then UPDATE_SCHEMAS=1`,
+        ).toBe(text);
+      }
+    } finally {
+      await all.close();
+    }
+  });
+});
