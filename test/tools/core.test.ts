@@ -25,24 +25,26 @@ describe('core tools, read', () => {
 
   it('list_vms filters, pages and stays compact', async () => {
     const all = await h.call('proxmox_list_vms');
-    expect((all.structured?.items as { vmid: number }[]).map((r) => r.vmid)).toEqual([
+    expect(((all.structured?.items ?? []) as { vmid: number }[]).map((r) => r.vmid)).toEqual([
       100, 101, 102, 103, 104, 105, 106, 107, 9000,
     ]);
     const lines = all.text.split('\n');
     expect(lines[0]).toMatch(/^VMID +NAME +NODE +STATUS +CPU +MEM$/);
     expect(lines[1]).toMatch(/^100 +web-01 +pve1 +running +\d/);
     const byTag = await h.call('proxmox_list_vms', { tag: 'prod', status: 'running' });
-    expect((byTag.structured?.items as { vmid: number }[]).map((r) => r.vmid)).toEqual([
+    expect(((byTag.structured?.items ?? []) as { vmid: number }[]).map((r) => r.vmid)).toEqual([
       100, 101, 102,
     ]);
     const page1 = await h.call('proxmox_list_vms', { limit: 4 });
     expect(page1.structured).toMatchObject({ total: 9, nextCursor: '4' });
     expect(page1.text).toMatch(/4 of 9 shown; next page: cursor=4/);
     const page3 = await h.call('proxmox_list_vms', { limit: 4, cursor: '8' });
-    expect((page3.structured?.items as { vmid: number }[]).map((r) => r.vmid)).toEqual([9000]);
+    expect(((page3.structured?.items ?? []) as { vmid: number }[]).map((r) => r.vmid)).toEqual([
+      9000,
+    ]);
     expect(page3.structured?.nextCursor).toBeUndefined();
     const pattern = await h.call('proxmox_list_vms', { name: 'web-*' });
-    expect((pattern.structured?.items as { name: string }[]).map((r) => r.name)).toEqual([
+    expect(((pattern.structured?.items ?? []) as { name: string }[]).map((r) => r.name)).toEqual([
       'web-01',
       'web-02',
     ]);
@@ -50,7 +52,9 @@ describe('core tools, read', () => {
 
   it('list_containers shows containers only', async () => {
     const r = await h.call('proxmox_list_containers', { node: 'pve1' });
-    expect((r.structured?.items as { vmid: number }[]).map((x) => x.vmid)).toEqual([200, 201]);
+    expect(((r.structured?.items ?? []) as { vmid: number }[]).map((x) => x.vmid)).toEqual([
+      200, 201,
+    ]);
   });
 
   it('get_vm_info accepts a numeric string vmid and summarises the config', async () => {
@@ -117,7 +121,7 @@ describe('core tools, read', () => {
   it('storage list, usage and content', async () => {
     const list = await h.call('proxmox_list_storage');
     expect(
-      (list.structured?.storages as { storage: string; node: string }[]).filter(
+      ((list.structured?.storages ?? []) as { storage: string; node: string }[]).filter(
         (s) => s.storage === 'backup-nfs',
       ),
     ).toEqual([expect.objectContaining({ node: 'shared' })]);
@@ -195,7 +199,9 @@ describe('core tools, changes', () => {
     expect(r.text).toMatch(/still running after 1s.*proxmox_wait_task/);
     const upid = r.structured?.upid as string;
     const listed = await h.call('proxmox_list_tasks', { state: 'running' });
-    expect((listed.structured?.tasks as { upid: string }[]).map((t) => t.upid)).toContain(upid);
+    expect(((listed.structured?.tasks ?? []) as { upid: string }[]).map((t) => t.upid)).toContain(
+      upid,
+    );
     const stop = await h.call('proxmox_stop_task', { upid });
     expect(stop.structured).toMatchObject({ stopped: true });
     const status = await h.call('proxmox_get_task_status', { upid });
