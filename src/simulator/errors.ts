@@ -22,4 +22,12 @@ export const permissionError = (path: string, priv: string) =>
   new PveError(403, `Permission check failed (${path}, ${priv})`);
 
 /** An error raised inside a task's worker: the task ends with this text as its exit status. */
-export class TaskError extends Error {}
+export class TaskError extends Error {
+  constructor(
+    message: string,
+    /** Log lines the worker wrote before failing. */
+    readonly lines: string[] = [],
+  ) {
+    super(message);
+  }
+}

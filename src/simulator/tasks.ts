@@ -193,7 +193,7 @@ export class TaskEngine {
       this.end(task, warnings ? `WARNINGS: ${warnings}` : 'OK', lines);
     } catch (err) {
       if (!(err instanceof TaskError)) throw err;
-      this.end(task, err.message, []);
+      this.end(task, err.message, err.lines);
     }
   }
 

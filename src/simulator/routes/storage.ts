@@ -163,7 +163,7 @@ function vzdump(ctx: Ctx) {
         const suffix =
           compress === '0'
             ? ''
-            : `.${compress === '1' ? 'lzo' : compress === 'gzip' ? 'gz' : compress}`;
+            : `.${{ '1': 'lzo', gzip: 'gz', lzo: 'lzo', zstd: 'zst' }[compress] ?? compress}`;
         const volid =
           storage.type === 'pbs'
             ? `${storageId}:backup/${g.type === 'qemu' ? 'vm' : 'ct'}/${g.vmid}/${time.toISOString().slice(0, 19)}Z`
@@ -211,7 +211,7 @@ function vzdump(ctx: Ctx) {
         ctx.count('backup.created');
       }
       lines.push(`INFO: Backup finished at ${stamp(clock.now())}`);
-      if (failed) throw new TaskError(`job errors`);
+      if (failed) throw new TaskError('job errors', lines);
       lines.push('INFO: Backup job finished successfully');
       return lines;
     },
