@@ -112,7 +112,15 @@ export function parseFaultFlag(text: string): FaultRule {
     throw new Error(`unknown fault '${kind}': use one of ${kinds.join(', ')}`);
   }
   const rule: FaultRule = { kind: kind as FaultKind };
-  for (const part of rest.split(',').filter(Boolean)) {
+  // A free-text option (message, exitstatus) takes the rest of the flag, commas included.
+  const parts: string[] = [];
+  for (const part of rest.split(',')) {
+    const last = parts[parts.length - 1];
+    if (last !== undefined && /^(message|exitstatus)=/.test(last))
+      parts[parts.length - 1] = `${last},${part}`;
+    else if (part) parts.push(part);
+  }
+  for (const part of parts) {
     const [key = '', value = ''] = part.split(/=(.*)/s);
     switch (key) {
       case 'ms':

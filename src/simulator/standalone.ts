@@ -26,6 +26,7 @@ Options:
                          upid-status-400:ms=1000
                          ticket-expiry:times=1
                          task-fail:type=qmstart,exitstatus=start failed: QEMU exited with code 1
+                       (message and exitstatus take the rest of the flag)
   --ca-file FILE       write the CA certificate (PEM) to FILE
   --write-dataset FILE write the dataset as JSON to FILE and exit
   -h, --help           show this help
