@@ -1,0 +1,78 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const src = fileURLToPath(new URL('../src/', import.meta.url));
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+/** Each source file with the src/ folders and packages it imports. */
+const graph = files(src).map((file) => {
+  const text = readFileSync(file, 'utf8');
+  const specs = [
+    ...text.matchAll(
+      /(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+    ),
+  ].map((m) => m[1] ?? m[2] ?? '');
+  const folders = specs
+    .filter((s) => s.startsWith('.'))
+    .map((s) => relative(src, join(file, '..', s)).split('/')[0] ?? '')
+    .map((f) => f.replace(/\.js$/, ''));
+  return {
+    file: relative(src, file),
+    folder: relative(src, file).split('/')[0] ?? '',
+    folders,
+    packages: specs.filter((s) => !s.startsWith('.')),
+  };
+});
+
+describe('dependencies point downward', () => {
+  it('simulator/ imports nothing of the product but contract/', () => {
+    const bad = graph
+      .filter((g) => g.folder === 'simulator')
+      .flatMap((g) =>
+        g.folders
+          .filter((f) => f !== 'simulator' && f !== 'contract')
+          .map((f) => `${g.file} -> ${f}`),
+      );
+    expect(bad).toEqual([]);
+  });
+
+  it('pve/ and contract/ import nothing MCP-related', () => {
+    const bad = graph
+      .filter((g) => g.folder === 'pve' || g.folder === 'contract')
+      .flatMap((g) => [
+        ...g.folders
+          .filter((f) => !['pve', 'contract'].includes(f))
+          .map((f) => `${g.file} -> ${f}`),
+        ...g.packages
+          .filter((p) => p.startsWith('@modelcontextprotocol/'))
+          .map((p) => `${g.file} -> ${p}`),
+      ]);
+    expect(bad).toEqual([]);
+  });
+
+  it('product code imports simulator/ only from cli.ts', () => {
+    const bad = graph
+      .filter(
+        (g) => g.folder !== 'simulator' && g.file !== 'cli.ts' && g.folders.includes('simulator'),
+      )
+      .map((g) => g.file);
+    expect(bad).toEqual([]);
+  });
+
+  it('tools/ never imports the MCP SDK', () => {
+    const bad = graph
+      .filter(
+        (g) =>
+          g.folder === 'tools' && g.packages.some((p) => p.startsWith('@modelcontextprotocol/')),
+      )
+      .map((g) => g.file);
+    expect(bad).toEqual([]);
+  });
+});
