@@ -13,6 +13,7 @@ import { encodeForm, normalize, type WireValue } from './codec.js';
 import { PveApiError } from './errors.js';
 import { Limiter } from './limiter.js';
 import { Redactor } from './redact.js';
+import { sleep } from './sleep.js';
 import { type TlsOptions, TlsPinError, tlsConnector } from './tls.js';
 
 export interface Logger {
@@ -78,20 +79,6 @@ const NOT_SENT_CODES = new Set([
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 function errorCode(err: unknown): string | undefined {
   const e = err as { code?: string; cause?: { code?: string } };

@@ -3,42 +3,12 @@
  * (quickly at first, then backing off), streams new log lines, and tells success from failure
  * the way PVE does: `OK` and `WARNINGS: n` are success.
  */
+import { parseUpid, type Upid } from '../contract/upid.js';
 import type { PveClient } from './client.js';
 import { PveApiError } from './errors.js';
+import { sleep } from './sleep.js';
 
-export interface Upid {
-  upid: string;
-  node: string;
-  pid: number;
-  pstart: number;
-  /** Epoch seconds. */
-  starttime: number;
-  type: string;
-  id: string;
-  user: string;
-  tokenid?: string;
-}
-
-const UPID_RE =
-  /^UPID:([a-zA-Z0-9][a-zA-Z0-9.-]*):([0-9A-F]{8}):([0-9A-F]{8,9}):([0-9A-F]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
-
-/** Splits a UPID, or returns undefined when the text is not one. */
-export function parseUpid(upid: string): Upid | undefined {
-  const m = UPID_RE.exec(upid);
-  if (!m) return undefined;
-  const [user = '', tokenid] = (m[7] as string).split('!');
-  return {
-    upid,
-    node: m[1] as string,
-    pid: Number.parseInt(m[2] as string, 16),
-    pstart: Number.parseInt(m[3] as string, 16),
-    starttime: Number.parseInt(m[4] as string, 16),
-    type: m[5] as string,
-    id: m[6] as string,
-    user,
-    ...(tokenid ? { tokenid } : {}),
-  };
-}
+export { parseUpid, type Upid };
 
 export interface WaitOptions {
   /** Give up waiting after this long and report the task as still running. Default 10 minutes. */
@@ -72,20 +42,6 @@ export interface TaskOutcome {
 /** Status of a task right after its creation may not be readable yet: tolerate this long. */
 const YOUNG_TASK_GRACE_MS = 5_000;
 const TAIL = 20;
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 export const isSuccess = (exitstatus: string | undefined) =>
   exitstatus === 'OK' || (exitstatus?.startsWith('WARNINGS: ') ?? false);

@@ -2,6 +2,7 @@
  * The task engine: what PVE's fork_worker does. A task gets a UPID at once, holds its guest lock
  * while it runs, writes its log over simulated time, and applies its effect when it ends.
  */
+import { formatUpid } from '../contract/upid.js';
 import type { SimClock } from './clock.js';
 import { TaskError } from './errors.js';
 import type { SimGuest } from './state.js';
@@ -89,24 +90,6 @@ const DURATIONS: Record<string, number> = {
   imgdel: 300,
   qmconfig: 200,
 };
-
-const hex8 = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
-
-export function formatUpid(
-  t: Pick<SimTask, 'node' | 'pid' | 'pstart' | 'starttime' | 'type' | 'id' | 'user'>,
-) {
-  return `UPID:${t.node}:${hex8(t.pid)}:${hex8(t.pstart)}:${hex8(t.starttime)}:${t.type}:${t.id}:${t.user}:`;
-}
-
-const UPID_RE =
-  /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-F]{8}):([0-9A-F]{8,9}):([0-9A-F]{8}):([^:\s]+):([^:\s]*):([^:\s]+):$/;
-
-/** Splits a UPID; undefined when it is not one. */
-export function parseUpid(upid: string) {
-  const m = UPID_RE.exec(upid);
-  if (!m) return undefined;
-  return { node: m[1] as string, type: m[6] as string, id: m[7] as string, user: m[8] as string };
-}
 
 /** What a fault may do to a task: end it with this exit status instead of running its effect. */
 export type TaskFaultHook = (task: SimTask) => string | undefined;

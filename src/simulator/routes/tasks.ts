@@ -10,8 +10,9 @@ function userFields(task: SimTask) {
   return tokenid ? { user, tokenid } : { user };
 }
 
-export function taskListItem(task: SimTask) {
-  const item: Record<string, unknown> = {
+/** The fields that name a task, shared by listings and status. */
+function taskIdentity(task: SimTask): Record<string, unknown> {
+  return {
     upid: task.upid,
     node: task.node,
     pid: task.pid,
@@ -21,6 +22,10 @@ export function taskListItem(task: SimTask) {
     id: task.id,
     ...userFields(task),
   };
+}
+
+export function taskListItem(task: SimTask) {
+  const item = taskIdentity(task);
   if (task.status === 'stopped') {
     item.endtime = task.endtime;
     item.status = task.exitstatus;
@@ -89,17 +94,7 @@ export const taskRoutes: Routes = {
 
   'GET /nodes/{node}/tasks/{upid}/status': (ctx) => {
     const task = findTask(ctx);
-    const out: Record<string, unknown> = {
-      upid: task.upid,
-      node: task.node,
-      pid: task.pid,
-      pstart: task.pstart,
-      starttime: task.starttime,
-      type: task.type,
-      id: task.id,
-      ...userFields(task),
-      status: task.status,
-    };
+    const out = { ...taskIdentity(task), status: task.status } as Record<string, unknown>;
     if (task.status === 'stopped') out.exitstatus = task.exitstatus;
     return out;
   },
