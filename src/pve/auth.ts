@@ -12,6 +12,8 @@ export interface AuthStrategy {
   refresh(): Promise<boolean>;
   /** Secret values to keep out of errors and logs. */
   secrets(): string[];
+  /** Who the requests are made as: `user@realm` or `user@realm!tokenid`. */
+  readonly identity: string;
 }
 
 /** Splits `user@realm!tokenid=secret`. */
@@ -31,6 +33,9 @@ export function readSecretFile(path: string): string {
 
 export class TokenAuth implements AuthStrategy {
   private readonly header: string;
+  get identity(): string {
+    return this.tokenId;
+  }
   constructor(
     readonly tokenId: string,
     private readonly secret: string,
@@ -63,6 +68,9 @@ const RENEW_AFTER_MS = 60 * 60 * 1000;
 export class TicketAuth implements AuthStrategy {
   private ticket?: { value: string; csrf: string; issuedAt: number };
   private pending?: Promise<void>;
+  get identity(): string {
+    return this.username;
+  }
 
   constructor(
     readonly username: string,

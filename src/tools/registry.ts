@@ -4,10 +4,27 @@
  * An unknown name is an error, not a silent no-op.
  */
 import { TOOLSETS, type Toolset } from '../config/schema.js';
+import { accessTools } from './access.js';
+import { agentExecTools, agentTools } from './agent.js';
+import { apiTools } from './api.js';
+import { backupTools } from './backup.js';
+import { clusterTools } from './cluster.js';
 import { coreTools } from './core.js';
 import type { AnyTool } from './define.js';
+import { metricsTools } from './metrics.js';
+import { provisionTools } from './provision.js';
 
-export const ALL_TOOLS: AnyTool[] = [...coreTools];
+export const ALL_TOOLS: AnyTool[] = [
+  ...coreTools,
+  ...provisionTools,
+  ...backupTools,
+  ...metricsTools,
+  ...agentTools,
+  ...agentExecTools,
+  ...accessTools,
+  ...clusterTools,
+  ...apiTools,
+];
 
 export interface ToolSelection {
   toolsets: (Toolset | 'all')[];

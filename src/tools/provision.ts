@@ -1,0 +1,444 @@
+/**
+ * The `provision` toolset: containers from templates, clones, templates, configuration changes
+ * with digest protection, disk growth, migration, and deleting containers.
+ */
+import { z } from 'zod';
+import type { PveApi } from '../pve/index.js';
+import {
+  label,
+  node,
+  optionalNode,
+  resolveGuest,
+  runTask,
+  ToolError,
+  taskFields,
+  vmid,
+  wait,
+  waitTimeout,
+} from './common.js';
+import { type AnyTool, defineTool, ok } from './define.js';
+
+const hostname = z
+  .string()
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'a DNS name: letters, digits, - and .')
+  .max(63);
+const guestTask = z.object({ vmid: z.number(), node: z.string(), ...taskFields });
+
+/** A container template by volume id, or by file name found on the node's template storages. */
+async function findTemplate(pve: PveApi, nodeName: string, template: string): Promise<string> {
+  if (template.includes(':')) return template;
+  for (const s of await pve.storage.list(nodeName, { content: 'vztmpl', enabled: true })) {
+    const hit = (await pve.storage.content(nodeName, s.storage, { content: 'vztmpl' })).find(
+      (v) => v.volid.endsWith(`/${template}`) || v.volid.includes(`/${template}`),
+    );
+    if (hit) return hit.volid;
+  }
+  throw new ToolError(
+    `No container template '${template}' on ${nodeName}. List them with proxmox_list_storage_content (content: vztmpl).`,
+  );
+}
+
+async function rootdirStorage(
+  pve: PveApi,
+  nodeName: string,
+  wanted: string | undefined,
+): Promise<string> {
+  const storages = await pve.storage.list(nodeName, { content: 'rootdir', enabled: true });
+  if (wanted) {
+    if (!storages.some((s) => s.storage === wanted))
+      throw new ToolError(
+        `Storage '${wanted}' on ${nodeName} cannot hold containers. Storages that can: ${storages.map((s) => s.storage).join(', ') || 'none'}.`,
+      );
+    return wanted;
+  }
+  const best = storages.sort((a, b) => (b.avail ?? 0) - (a.avail ?? 0))[0];
+  if (!best) throw new ToolError(`No storage on ${nodeName} can hold containers.`);
+  return best.storage;
+}
+
+const createContainer = defineTool({
+  name: 'proxmox_create_container',
+  title: 'Create container',
+  description:
+    'Creates an LXC container from a template (volume id or file name) with one root disk and one network interface. vmid comes from the cluster when omitted. Password or SSH keys set root access.',
+  toolset: 'provision',
+  access: 'write',
+  input: z.object({
+    hostname,
+    template: z.string().min(1).describe('Template volume id or file name'),
+    node,
+    vmid: vmid.optional(),
+    cores: z.coerce.number().int().min(1).max(512).default(1),
+    memory: z.coerce.number().int().min(16).default(512).describe('MiB'),
+    swap: z.coerce.number().int().min(0).default(512).describe('MiB'),
+    diskSize: z.coerce.number().min(0.1).max(131_072).default(8).describe('GiB'),
+    storage: z.string().optional(),
+    bridge: z
+      .string()
+      .regex(/^[-_.\w]+$/)
+      .default('vmbr0'),
+    ip: z
+      .string()
+      .regex(
+        /^(dhcp|manual|\d{1,3}(\.\d{1,3}){3}\/\d{1,2})$/,
+        'dhcp, manual, or an IPv4 CIDR like 10.0.0.5/24',
+      )
+      .default('dhcp'),
+    gateway: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,3}){3}$/)
+      .optional(),
+    password: z.string().min(5).optional().describe('root password'),
+    sshKeys: z.string().optional().describe('Public SSH keys for root, one per line'),
+    unprivileged: z.boolean().default(true),
+    pool: z.string().optional(),
+    start: z.boolean().default(false),
+    wait,
+    timeout: waitTimeout,
+  }),
+  output: guestTask.extend({ hostname: z.string(), template: z.string(), storage: z.string() }),
+  async run(args, ctx) {
+    const template = await findTemplate(ctx.pve, args.node, args.template);
+    const storage = await rootdirStorage(ctx.pve, args.node, args.storage);
+    const id = args.vmid ?? (await ctx.pve.cluster.nextid());
+    const net = [
+      `name=eth0`,
+      `bridge=${args.bridge}`,
+      `ip=${args.ip}`,
+      args.gateway ? `gw=${args.gateway}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(',');
+    const task = await ctx.pve.lxc.create(args.node, {
+      vmid: id,
+      hostname: args.hostname,
+      ostemplate: template,
+      cores: args.cores,
+      memory: args.memory,
+      swap: args.swap,
+      rootfs: `${storage}:${args.diskSize}`,
+      net0: net,
+      password: args.password,
+      'ssh-public-keys': args.sshKeys,
+      unprivileged: args.unprivileged,
+      pool: args.pool,
+      start: args.start || undefined,
+    });
+    const what = `Create container ${id} (${args.hostname}) on ${args.node} from ${template.split('/').pop()}`;
+    const { summary, text } = await runTask(ctx, task, {
+      wait: args.wait,
+      timeout: args.timeout,
+      what,
+    });
+    return ok(
+      { vmid: id, node: args.node, hostname: args.hostname, template, storage, ...summary },
+      text,
+    );
+  },
+});
+
+const cloneGuest = defineTool({
+  name: 'proxmox_clone_guest',
+  title: 'Clone VM or container',
+  description:
+    'Clones a VM or container, full or linked (linked needs a template source), to a new vmid (from the cluster when omitted), optionally onto another node, storage or pool.',
+  toolset: 'provision',
+  access: 'write',
+  input: z.object({
+    vmid,
+    newid: vmid.optional().describe('ID of the clone'),
+    name: hostname.optional().describe('Name of the clone'),
+    full: z
+      .boolean()
+      .optional()
+      .describe('Full copy; default: linked for templates, full otherwise'),
+    target: node.optional().describe('Node for the clone'),
+    storage: z.string().optional().describe('Storage for a full clone'),
+    pool: z.string().optional(),
+    description: z.string().max(8_192).optional(),
+    wait,
+    timeout: waitTimeout,
+  }),
+  output: guestTask.extend({ newid: z.number(), target: z.string() }),
+  async run(args, ctx) {
+    const guest = await resolveGuest(ctx, args.vmid);
+    const newid = args.newid ?? (await ctx.pve.cluster.nextid());
+    const task = await ctx.pve.guests(guest.type).clone(guest.node, guest.vmid, {
+      newid,
+      [guest.type === 'qemu' ? 'name' : 'hostname']: args.name,
+      full: args.full,
+      target: args.target,
+      storage: args.storage,
+      pool: args.pool,
+      description: args.description,
+    });
+    const target = args.target ?? guest.node;
+    const kind = (args.full ?? !guest.template) ? 'full' : 'linked';
+    const what = `Clone ${label(guest.type)} ${guest.vmid} (${guest.name}) to ${newid}${args.name ? ` (${args.name})` : ''} on ${target}, ${kind}`;
+    const { summary, text } = await runTask(ctx, task, {
+      wait: args.wait,
+      timeout: args.timeout,
+      what,
+    });
+    return ok({ vmid: guest.vmid, node: guest.node, newid, target, ...summary }, text);
+  },
+});
+
+const convertToTemplate = defineTool({
+  name: 'proxmox_convert_to_template',
+  title: 'Convert to template',
+  description:
+    'Turns a stopped VM or container without snapshots into a template, which can be cloned but no longer started. Cannot be undone.',
+  toolset: 'provision',
+  access: 'destructive',
+  input: z.object({ vmid, node: optionalNode, wait, timeout: waitTimeout }),
+  output: guestTask,
+  async run(args, ctx) {
+    const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    const task = await ctx.pve.guests(guest.type).template(guest.node, guest.vmid);
+    const { summary, text } = await runTask(ctx, task, {
+      wait: args.wait,
+      timeout: args.timeout,
+      what: `Convert ${label(guest.type)} ${guest.vmid} (${guest.name}) to a template`,
+    });
+    return ok({ vmid: guest.vmid, node: guest.node, ...summary }, text);
+  },
+});
+
+const updateConfig = defineTool({
+  name: 'proxmox_update_guest_config',
+  title: 'Change VM or container settings',
+  description:
+    'Changes settings of a VM or container: CPU cores, memory, name, tags, description, start at boot, network bridge or VLAN, and for VMs cloud-init user, SSH keys and IP configuration. digest (from the info tools) refuses the change if the config changed meanwhile. A running VM applies CPU and memory changes at its next start (reported as pending).',
+  toolset: 'provision',
+  access: 'write',
+  idempotent: true,
+  input: z.object({
+    vmid,
+    node: optionalNode,
+    cores: z.coerce.number().int().min(1).max(512).optional(),
+    memory: z.coerce.number().int().min(16).optional().describe('MiB'),
+    name: hostname.optional(),
+    tags: z
+      .array(z.string().regex(/^[a-zA-Z0-9_][a-zA-Z0-9_+.-]*$/))
+      .optional()
+      .describe('Replaces the tags'),
+    description: z.string().max(8_192).optional(),
+    onboot: z.boolean().optional(),
+    bridge: z
+      .string()
+      .regex(/^[-_.\w]+$/)
+      .optional()
+      .describe('Bridge of the first NIC'),
+    vlan: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(4094)
+      .optional()
+      .describe('VLAN tag of the first NIC; 0 removes it'),
+    ciuser: z.string().min(1).optional().describe('VMs: cloud-init user'),
+    sshKeys: z.string().optional().describe('VMs: cloud-init public SSH keys, one per line'),
+    ipconfig: z
+      .string()
+      .regex(/^(ip=(dhcp|[\d.]+\/\d+)(,gw=[\d.]+)?)(,ip6=\S+)?$/)
+      .optional()
+      .describe(
+        'VMs: cloud-init IP config of the first NIC, e.g. ip=dhcp or ip=10.0.0.5/24,gw=10.0.0.1',
+      ),
+    delete: z
+      .array(z.string().regex(/^[a-z][a-z0-9_-]*$/))
+      .optional()
+      .describe('Settings to remove'),
+    digest: z
+      .string()
+      .regex(/^[0-9a-f]{40,64}$/)
+      .optional(),
+  }),
+  output: z.object({
+    vmid: z.number(),
+    node: z.string(),
+    changed: z.array(z.string()),
+    pending: z.array(z.string()),
+  }),
+  async run(args, ctx) {
+    const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    const area = ctx.pve.guests(guest.type);
+    const params: Record<string, string | number | boolean | undefined> = {
+      cores: args.cores,
+      memory: args.memory,
+      [guest.type === 'qemu' ? 'name' : 'hostname']: args.name,
+      tags: args.tags?.join(';'),
+      description: args.description,
+      onboot: args.onboot,
+    };
+    if (guest.type === 'lxc' && (args.ciuser || args.sshKeys || args.ipconfig)) {
+      throw new ToolError(
+        'Cloud-init settings apply to VMs only; containers take their network settings through bridge, vlan and the container tools.',
+      );
+    }
+    if (guest.type === 'qemu') {
+      params.ciuser = args.ciuser;
+      // PVE wants the keys URL-encoded inside the (form-encoded) value.
+      params.sshkeys =
+        args.sshKeys === undefined ? undefined : encodeURIComponent(args.sshKeys.trim());
+      params.ipconfig0 = args.ipconfig;
+    }
+    if (args.bridge !== undefined || args.vlan !== undefined) {
+      const config = await area.config(guest.node, guest.vmid);
+      const net0 = String(config.net0 ?? '');
+      if (!net0)
+        throw new ToolError(
+          `${label(guest.type)} ${guest.vmid} has no first network interface (net0) to change.`,
+        );
+      const parts = net0
+        .split(',')
+        .filter(
+          (p) =>
+            !(args.bridge !== undefined && p.startsWith('bridge=')) &&
+            !(args.vlan !== undefined && p.startsWith('tag=')),
+        );
+      if (args.bridge !== undefined) parts.push(`bridge=${args.bridge}`);
+      if (args.vlan) parts.push(`tag=${args.vlan}`);
+      params.net0 = parts.join(',');
+    }
+    const changed = Object.entries(params)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k);
+    if (!changed.length && !args.delete?.length)
+      throw new ToolError('Nothing to change: give at least one setting or delete.');
+    await area.updateConfig(guest.node, guest.vmid, {
+      ...params,
+      delete: args.delete?.join(','),
+      digest: args.digest,
+    });
+    const pending = (await area.pending(guest.node, guest.vmid))
+      .filter((p) => p.pending !== undefined || p.delete)
+      .map((p) => p.key);
+    const text = `Changed ${[...changed, ...(args.delete ?? []).map((k) => `-${k}`)].join(', ')} of ${label(guest.type)} ${guest.vmid} (${guest.name})${pending.length ? `; pending until the next start: ${pending.join(', ')}` : ''}.`;
+    return ok(
+      {
+        vmid: guest.vmid,
+        node: guest.node,
+        changed: [...changed, ...(args.delete ?? [])],
+        pending,
+      },
+      text,
+    );
+  },
+});
+
+const resizeDisk = defineTool({
+  name: 'proxmox_resize_disk',
+  title: 'Grow a disk',
+  description:
+    "Grows a VM or container disk to a size ('40G') or by an amount ('+10G'). Disks cannot shrink.",
+  toolset: 'provision',
+  access: 'write',
+  input: z.object({
+    vmid,
+    disk: z
+      .string()
+      .regex(/^(scsi|virtio|sata|ide)\d+$|^(rootfs|mp\d+)$/, 'a disk key such as scsi0 or rootfs'),
+    size: z.string().regex(/^\+?\d+(\.\d+)?[KMGT]$/, 'a size such as 40G or +10G'),
+    node: optionalNode,
+    wait,
+    timeout: waitTimeout,
+  }),
+  output: guestTask.extend({ disk: z.string(), size: z.string() }),
+  async run(args, ctx) {
+    const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    const task = await ctx.pve
+      .guests(guest.type)
+      .resize(guest.node, guest.vmid, args.disk, args.size);
+    const { summary, text } = await runTask(ctx, task, {
+      wait: args.wait,
+      timeout: args.timeout,
+      what: `Resize ${args.disk} of ${label(guest.type)} ${guest.vmid} (${guest.name}) ${args.size.startsWith('+') ? 'by' : 'to'} ${args.size.replace('+', '')}`,
+    });
+    return ok(
+      { vmid: guest.vmid, node: guest.node, disk: args.disk, size: args.size, ...summary },
+      text,
+    );
+  },
+});
+
+const migrateGuest = defineTool({
+  name: 'proxmox_migrate_guest',
+  title: 'Migrate VM or container',
+  description:
+    'Moves a VM or container to another node: a running VM online (live), with its local disks if withLocalDisks; a running container by restarting it.',
+  toolset: 'provision',
+  access: 'write',
+  input: z.object({
+    vmid,
+    target: node.describe('Destination node'),
+    online: z.boolean().default(true).describe('VMs: migrate a running VM live'),
+    withLocalDisks: z.boolean().default(false).describe('VMs: copy local disks along'),
+    restart: z.boolean().default(true).describe('Containers: stop, move and start a running one'),
+    node: optionalNode,
+    wait,
+    timeout: waitTimeout.default(1_800),
+  }),
+  output: guestTask.extend({ target: z.string() }),
+  async run(args, ctx) {
+    const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    const running = guest.status === 'running';
+    const params =
+      guest.type === 'qemu'
+        ? {
+            target: args.target,
+            online: running && args.online ? true : undefined,
+            'with-local-disks': args.withLocalDisks || undefined,
+          }
+        : { target: args.target, restart: running && args.restart ? true : undefined };
+    const task = await ctx.pve.guests(guest.type).migrate(guest.node, guest.vmid, params);
+    const { summary, text } = await runTask(ctx, task, {
+      wait: args.wait,
+      timeout: args.timeout,
+      what: `Migrate ${label(guest.type)} ${guest.vmid} (${guest.name}) from ${guest.node} to ${args.target}`,
+    });
+    return ok({ vmid: guest.vmid, node: guest.node, target: args.target, ...summary }, text);
+  },
+});
+
+const deleteContainer = defineTool({
+  name: 'proxmox_delete_container',
+  title: 'Delete container',
+  description:
+    'Deletes a stopped container and its volumes (force also stops a running one). purge also removes it from HA, backup jobs and replication. Cannot be undone.',
+  toolset: 'provision',
+  access: 'destructive',
+  input: z.object({
+    vmid,
+    node: optionalNode,
+    purge: z.boolean().default(false),
+    force: z.boolean().default(false).describe('Stop it first if running'),
+    wait,
+    timeout: waitTimeout,
+  }),
+  output: guestTask.extend({ name: z.string() }),
+  async run(args, ctx) {
+    const guest = await resolveGuest(ctx, args.vmid, { type: 'lxc', node: args.node });
+    const task = await ctx.pve.lxc.destroy(guest.node, guest.vmid, {
+      purge: args.purge || undefined,
+      force: args.force || undefined,
+    });
+    const { summary, text } = await runTask(ctx, task, {
+      wait: args.wait,
+      timeout: args.timeout,
+      what: `Delete container ${guest.vmid} (${guest.name}) on ${guest.node}`,
+    });
+    return ok({ vmid: guest.vmid, node: guest.node, name: guest.name, ...summary }, text);
+  },
+});
+
+export const provisionTools: AnyTool[] = [
+  createContainer,
+  cloneGuest,
+  convertToTemplate,
+  updateConfig,
+  resizeDisk,
+  migrateGuest,
+  deleteContainer,
+];
