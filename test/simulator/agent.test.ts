@@ -114,7 +114,7 @@ describe('node views', () => {
     });
     expect(avg).toHaveLength(70);
     expect((avg[1]?.time ?? 0) - (avg[0]?.time ?? 0)).toBe(60);
-    avg.forEach((p, i) => expect(max[i]?.cpu).toBeGreaterThanOrEqual(p.cpu));
+    for (const [i, p] of avg.entries()) expect(max[i]?.cpu).toBeGreaterThanOrEqual(p.cpu);
     const day = await sim.data<{ time: number }[]>('GET', '/nodes/pve1/qemu/102/rrddata', {
       timeframe: 'day',
     });

@@ -72,7 +72,7 @@ describe('provision', () => {
     expect(r.text).toMatch(/pending until the next start: cores/);
     const after = await h.call('proxmox_get_vm_info', { vmid: 105 });
     expect(after.structured).toMatchObject({ tags: ['ci', 'fast'], description: 'runner' });
-    expect((after.structured?.nets as { tag?: number }[])[0]?.tag).toBe(20);
+    expect(((after.structured?.nets ?? []) as { tag?: number }[])[0]?.tag).toBe(20);
     const stale = await h.call('proxmox_update_guest_config', {
       vmid: 105,
       description: 'again',
@@ -143,7 +143,8 @@ describe('backup', () => {
   });
 
   it('restores to a new id, refuses to overwrite without force, deletes a backup', async () => {
-    const backups = (await h.call('proxmox_list_backups', { vmid: 200 })).structured?.backups as {
+    const backups = ((await h.call('proxmox_list_backups', { vmid: 200 })).structured?.backups ??
+      []) as {
       volid: string;
     }[];
     const volid = backups[0]?.volid ?? '';
@@ -157,8 +158,10 @@ describe('backup', () => {
       status: 'completed',
     });
     expect(
-      ((await h.call('proxmox_list_backups', { vmid: 200 })).structured?.backups as unknown[])
-        .length,
+      (
+        ((await h.call('proxmox_list_backups', { vmid: 200 })).structured?.backups ??
+          []) as unknown[]
+      ).length,
     ).toBe(0);
   });
 });
@@ -167,7 +170,7 @@ describe('metrics, agent, access, cluster, api', () => {
   it('summarises node and guest metrics as min, avg, max and last', async () => {
     const n = await h.call('proxmox_get_node_metrics', { node: 'pve1', timeframe: 'day' });
     const cpu = (
-      n.structured?.series as {
+      (n.structured?.series ?? []) as {
         series: string;
         min: number;
         avg: number;
@@ -180,7 +183,7 @@ describe('metrics, agent, access, cluster, api', () => {
     expect(cpu?.avg).toBeLessThanOrEqual(cpu?.max ?? 0);
     expect(n.text.split('\n')[1]).toMatch(/^SERIES +MIN +AVG +MAX +LAST$/);
     const g = await h.call('proxmox_get_guest_metrics', { vmid: 102 });
-    expect((g.structured?.series as { series: string }[]).map((s) => s.series)).toEqual([
+    expect(((g.structured?.series ?? []) as { series: string }[]).map((s) => s.series)).toEqual([
       'cpu',
       'memory',
       'netin',
@@ -225,7 +228,7 @@ describe('metrics, agent, access, cluster, api', () => {
   it('HA status, pools, node networks', async () => {
     const ha = await h.call('proxmox_get_ha_status');
     expect(ha.structured).toMatchObject({ quorate: true, master: 'pve1' });
-    expect((ha.structured?.resources as { sid: string }[]).map((r) => r.sid)).toEqual([
+    expect(((ha.structured?.resources ?? []) as { sid: string }[]).map((r) => r.sid)).toEqual([
       'vm:100',
       'vm:101',
     ]);
