@@ -17,7 +17,11 @@ export interface ServerDeps {
   version: string;
 }
 
-export const INSTRUCTIONS = `Manages Proxmox VE clusters: nodes, QEMU virtual machines and LXC containers (lifecycle, configuration, snapshots), storage, and the tasks that long operations run as. Guests are named by their numeric vmid; the node is found from it when omitted. Tools that change something wait for their task and report its outcome, or return the task ID (UPID) with wait: false.`;
+export const INSTRUCTIONS = [
+  'Manages Proxmox VE clusters: nodes, QEMU virtual machines and LXC containers, snapshots, storage, backups and the tasks long operations run as.',
+  'Tools come in toolsets chosen by the operator: core (inventory, power, snapshots, storage, tasks), provision, backup, metrics, agent, agent_exec, access, cluster and api.',
+  'Guests are named by their numeric vmid; the node is found from it when omitted. Tools that change something wait for their task and report its outcome, or return the task ID (UPID) with wait: false.',
+].join(' ');
 
 type CallResult = {
   content: { type: 'text'; text: string }[];

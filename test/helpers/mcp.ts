@@ -30,15 +30,18 @@ export interface McpHarness {
 }
 
 export async function startHarness(
-  opts: { era?: 'legacy' | 'modern'; config?: Partial<Config>; sim?: SimulatorOptions } = {},
+  opts: {
+    era?: 'legacy' | 'modern';
+    config?: Partial<Config>;
+    sim?: SimulatorOptions;
+    /** Another API token of the dataset than the simulator's root token. */
+    token?: (sim: RunningSimulator) => { tokenId: string; secret: string };
+  } = {},
 ): Promise<McpHarness> {
   // Real time with tasks sped up a hundredfold: waits end quickly and for real.
   const sim = await startSimulator({ clock: 'real', taskScale: 0.01, ...opts.sim });
-  const pve = new PveApi({
-    url: sim.url,
-    auth: { tokenId: sim.token.id, secret: sim.token.secret },
-    tls: { fingerprint: sim.fingerprint },
-  });
+  const auth = opts.token?.(sim) ?? { tokenId: sim.token.id, secret: sim.token.secret };
+  const pve = new PveApi({ url: sim.url, auth, tls: { fingerprint: sim.fingerprint } });
   const config = configSchema.parse({
     clusters: [{ url: sim.url, apiToken: `${sim.token.id}=${sim.token.secret}` }],
     ...opts.config,
