@@ -1335,6 +1335,7 @@ const bulkGuests = defineTool({
     }
     const goal = args.action === 'start' ? 'running' : 'stopped';
     const queue: (() => Promise<void>)[] = [];
+    let finished = 0;
     for (const r of targets) {
       const base = {
         vmid: r.vmid ?? 0,
@@ -1364,7 +1365,7 @@ const bulkGuests = defineTool({
             entry.detail = err instanceof Error ? err.message : String(err);
           }
           results.push(entry);
-          const finished = results.filter((x) => x.result !== 'skipped').length;
+          finished++;
           await ctx.progress(
             `${finished}/${queue.length}: ${label(base.type)} ${base.vmid} ${base.name}: ${entry.result}${entry.detail ? ` (${entry.detail})` : ''}`,
           );
