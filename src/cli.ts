@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigFlags, loadConfig } from './config/load.js';
-import { clusterApis } from './server/clusters.js';
 import { createServer } from './server/create.js';
+import { buildDeps, closeDeps } from './server/deps.js';
 import { SelectionError, selectTools } from './tools/registry.js';
 import { VERSION } from './version.js';
 
@@ -104,9 +104,12 @@ async function serve(argv: string[]): Promise<number> {
     await closeDemo?.();
     throw err;
   }
-  const clusters = clusterApis(config, { warn: (m) => log(`warning: ${m}`) });
+  const deps = buildDeps(config, {
+    version: VERSION,
+    logger: { warn: (m) => log(`warning: ${m}`) },
+  });
   const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
-  const handle = serveStdio(() => createServer(config, { clusters, version: VERSION }), {
+  const handle = serveStdio(() => createServer(config, deps), {
     onerror: (err) => log(`error: ${err.message}`),
   });
   await new Promise<void>((resolve) => {
@@ -117,7 +120,7 @@ async function serve(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   await handle.close();
-  await Promise.all([...clusters.values()].map((c) => c.close()));
+  await closeDeps(deps);
   await closeDemo?.();
   return 0;
 }

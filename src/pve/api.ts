@@ -107,19 +107,60 @@ function guestArea(client: PveClient, type: GuestType) {
 
 export type GuestArea = ReturnType<typeof guestArea>;
 
+/**
+ * What the caller may see of the cluster. Listings and lookups leave the rest out, as if it were
+ * not there.
+ */
+export interface Visibility {
+  node(name: string): boolean;
+  guest(row: { vmid: number; node?: string; pool?: string }): boolean;
+}
+
+const everything: Visibility = { node: () => true, guest: () => true };
+
 /** The whole API for one cluster. */
 export class PveApi {
   readonly client: PveClient;
   readonly qemu: GuestArea;
   readonly lxc: GuestArea;
-  private guestCache?: { at: number; guests: Map<number, GuestRef> };
+  private guestCache?: { at: number; all: Map<number, GuestRef>; visible: Map<number, GuestRef> };
 
-  constructor(clientOrOptions: PveClient | PveClientOptions) {
+  constructor(
+    clientOrOptions: PveClient | PveClientOptions,
+    readonly visibility: Visibility = everything,
+  ) {
     this.client =
       clientOrOptions instanceof PveClient ? clientOrOptions : new PveClient(clientOrOptions);
     this.qemu = guestArea(this.client, 'qemu');
     this.lxc = guestArea(this.client, 'lxc');
     this.client.onWrite(() => this.invalidateGuests());
+  }
+
+  /** The same API over another client (one that records instead of sending, say). */
+  withClient(client: PveClient): PveApi {
+    return new PveApi(client, this.visibility);
+  }
+
+  private visibleRows<T extends { type?: string; vmid?: number; node?: string; pool?: string }>(
+    rows: T[],
+  ): T[] {
+    return rows.filter((r) =>
+      r.type === 'qemu' || r.type === 'lxc'
+        ? this.visibility.guest({ vmid: r.vmid ?? 0, node: r.node, pool: r.pool })
+        : !r.node || this.visibility.node(r.node),
+    );
+  }
+
+  /** Tasks of hidden nodes and guests are hidden too. */
+  private visibleTasks<T extends { node?: string; id?: string }>(
+    tasks: T[],
+    guests: Map<number, GuestRef>,
+  ): T[] {
+    return tasks.filter((t) => {
+      if (t.node && !this.visibility.node(t.node)) return false;
+      const g = /^\d+$/.test(t.id ?? '') ? guests.get(Number(t.id)) : undefined;
+      return !g || this.visibility.guest(g);
+    });
   }
 
   guests(type: GuestType): GuestArea {
@@ -132,18 +173,27 @@ export class PveApi {
 
   readonly cluster = {
     status: () => this.client.call('GET /cluster/status', {}),
-    resources: (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) =>
-      this.client.call('GET /cluster/resources', type ? { type } : {}, opts),
+    resources: async (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) =>
+      this.visibleRows(
+        await this.client.call('GET /cluster/resources', type ? { type } : {}, opts),
+      ),
     nextid: (vmid?: number) =>
       this.client.call('GET /cluster/nextid', vmid === undefined ? {} : { vmid }),
-    tasks: () => this.client.call('GET /cluster/tasks', {}),
+    tasks: async () => {
+      const [tasks, index] = await Promise.all([
+        this.client.call('GET /cluster/tasks', {}),
+        this.guestIndex({}, { all: true }),
+      ]);
+      return this.visibleTasks(tasks as { node?: string; id?: string }[], index);
+    },
     haResources: () => this.client.call('GET /cluster/ha/resources', {}),
     haStatus: () => this.client.call('GET /cluster/ha/status/current', {}),
     pools: (poolid?: string) => this.client.call('GET /pools', poolid ? { poolid } : {}),
   };
 
   readonly nodes = {
-    list: () => this.client.call('GET /nodes', {}),
+    list: async () =>
+      (await this.client.call('GET /nodes', {})).filter((n) => this.visibility.node(n.node)),
     status: (node: string) => this.client.call('GET /nodes/{node}/status', { node }),
     rrddata: (
       node: string,
@@ -255,28 +305,35 @@ export class PveApi {
     this.guestCache = undefined;
   }
 
-  /** Every guest of the cluster, from one /cluster/resources call, cached briefly. */
-  async guestIndex(opts?: CallOptions): Promise<Map<number, GuestRef>> {
-    if (this.guestCache && Date.now() - this.guestCache.at < GUEST_CACHE_MS)
-      return this.guestCache.guests;
-    const rows = await this.cluster.resources('vm', opts);
-    const guests = new Map<number, GuestRef>();
-    for (const r of rows) {
-      if ((r.type !== 'qemu' && r.type !== 'lxc') || r.vmid === undefined || !r.node) continue;
-      guests.set(r.vmid, {
-        vmid: r.vmid,
-        type: r.type,
-        node: r.node,
-        name: r.name ?? '',
-        status: r.status ?? 'unknown',
-        template: r.template === 1,
-        lock: r.lock,
-        tags: r.tags,
-        pool: r.pool,
-      });
+  /**
+   * The guests the caller may see (or, with `all`, every guest), from one /cluster/resources
+   * call, cached briefly.
+   */
+  async guestIndex(
+    opts?: CallOptions,
+    which: { all?: boolean } = {},
+  ): Promise<Map<number, GuestRef>> {
+    if (!this.guestCache || Date.now() - this.guestCache.at >= GUEST_CACHE_MS) {
+      const rows = await this.client.call('GET /cluster/resources', { type: 'vm' }, opts);
+      const all = new Map<number, GuestRef>();
+      for (const r of rows) {
+        if ((r.type !== 'qemu' && r.type !== 'lxc') || r.vmid === undefined || !r.node) continue;
+        all.set(r.vmid, {
+          vmid: r.vmid,
+          type: r.type,
+          node: r.node,
+          name: r.name ?? '',
+          status: r.status ?? 'unknown',
+          template: r.template === 1,
+          lock: r.lock,
+          tags: r.tags,
+          pool: r.pool,
+        });
+      }
+      const visible = new Map([...all].filter(([, g]) => this.visibility.guest(g)));
+      this.guestCache = { at: Date.now(), all, visible };
     }
-    this.guestCache = { at: Date.now(), guests };
-    return guests;
+    return which.all ? this.guestCache.all : this.guestCache.visible;
   }
 
   /** Finds a guest's node and type by vmid; a not_found PveApiError when there is none. */

@@ -59,6 +59,13 @@ export interface PveClientOptions {
   onConnect?: () => void;
 }
 
+/** Answers a request instead of the server, or returns undefined to let it through. */
+export type Interceptor = (
+  op: ContractOperation,
+  params: Record<string, WireValue>,
+  path: string,
+) => { data: unknown; total?: number } | undefined;
+
 export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the client's request timeout for this call. */
@@ -97,6 +104,8 @@ export class PveClient {
   private readonly policies: Record<keyof typeof RETRY_POLICIES, RetryPolicy>;
   /** Called after every request that may have changed something. */
   private readonly writeListeners: (() => void)[] = [];
+  /** Offered each validated request first; an answer it gives is not sent (see `intercepted`). */
+  private interceptor?: Interceptor;
 
   constructor(opts: PveClientOptions) {
     const url = new URL(opts.url.replace(/\/+$/, '').replace(/\/api2\/json$/, ''));
@@ -188,6 +197,16 @@ export class PveClient {
     return (await this.send(match.operation, { ...params, ...match.params }, opts)).data;
   }
 
+  /**
+   * A view of this client that offers each request to `interceptor` before sending it. The view
+   * shares connections, credentials and limits; it is how a dry run records what it would send.
+   */
+  intercepted(interceptor: Interceptor): PveClient {
+    const view = Object.create(this) as PveClient;
+    view.interceptor = interceptor;
+    return view;
+  }
+
   /** Registers a callback run after each request that may have changed cluster state. */
   onWrite(listener: () => void): void {
     this.writeListeners.push(listener);
@@ -247,6 +266,8 @@ export class PveClient {
     const form = encodeForm(rest);
     const hasBody = op.method === 'POST' || op.method === 'PUT';
     const target = `${this.apiPrefix}${path}${!hasBody && form ? `?${form}` : ''}`;
+    const intercepted = this.interceptor?.(op, given, path);
+    if (intercepted) return intercepted;
     const answer = await this.exchange(
       op.method,
       target,

@@ -5,10 +5,12 @@ export {
   type GuestRef,
   type GuestType,
   PveApi,
+  type Visibility,
 } from './api.js';
 export { parseApiToken, readSecretFile, TicketAuth, TokenAuth } from './auth.js';
 export {
   type CallOptions,
+  type Interceptor,
   type Logger,
   PveClient,
   type PveClientOptions,

@@ -171,6 +171,8 @@ const restoreBackup = defineTool({
     'Restores a backup to a new vmid (from the cluster when omitted), or over the existing guest of that vmid with force, which replaces its disks and configuration.',
   toolset: 'backup',
   access: 'destructive',
+  // Restoring to a new ID destroys nothing; over an existing guest it does.
+  destructiveIf: (args) => args.force === true,
   input: z.object({
     volid,
     vmid: vmid.optional().describe('Target ID; a new one when omitted'),

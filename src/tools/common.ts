@@ -32,7 +32,8 @@ export const node = z
   .refine((s) => NODE_NAME.test(s), 'not a valid node name')
   .describe('Node name');
 export const optionalNode = node.optional().describe("Default: the vmid's node");
-export const wait = z.boolean().default(true).describe('Wait for the task to end');
+// Named plainly enough to need no description (it is in every changing tool).
+export const wait = z.boolean().default(true);
 export const waitTimeout = z.coerce
   .number()
   .int()
@@ -98,8 +99,10 @@ export async function resolveGuest(
 export const taskFields = {
   upid: z.string().optional().describe('Task ID'),
   status: z
-    .enum(['completed', 'failed', 'started', 'running'])
-    .describe('started: not waited for; running: still running when the wait ended'),
+    .enum(['completed', 'failed', 'started', 'running', 'planned'])
+    .describe(
+      'started: not waited for; running: still running when the wait ended; planned: dry run',
+    ),
   exitstatus: z.string().optional(),
   durationMs: z.number().optional(),
   warnings: z.array(z.string()).optional(),
@@ -123,6 +126,8 @@ export async function runTask(
   opts: { wait: boolean; timeout: number; what: string },
 ): Promise<{ summary: TaskSummary; text: string }> {
   if (!task) return { summary: { status: 'completed' }, text: `${opts.what}: done.` };
+  if (task.info.type === 'dryrun')
+    return { summary: { status: 'planned' }, text: `${opts.what}: planned (dry run).` };
   if (!opts.wait) {
     return {
       summary: { upid: task.upid, status: 'started' },

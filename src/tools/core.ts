@@ -191,7 +191,7 @@ const getClusterStatus = defineTool({
   name: 'proxmox_get_cluster_status',
   title: 'Cluster status',
   description:
-    'Summarises the cluster: quorum, nodes online, guests running and stopped, storage use. Costs two API calls whatever the cluster size.',
+    'Summarises the cluster: quorum, nodes online, guests running and stopped, storage use.',
   toolset: 'core',
   access: 'read',
   input: z.object({}),
@@ -262,7 +262,7 @@ function listTool(type: GuestType, name: string, title: string) {
   return defineTool({
     name,
     title,
-    description: `Lists ${type === 'qemu' ? 'virtual machines' : 'LXC containers'} across the cluster with node, status, CPU and memory; filterable by node, status, tag, pool and name, paged. One API call whatever the cluster size.`,
+    description: `Lists ${type === 'qemu' ? 'virtual machines' : 'LXC containers'} with node, status, CPU and memory; filterable by node, status, tag, pool and name; paged.`,
     toolset: 'core',
     access: 'read',
     input: z.object(listFilters),
@@ -599,7 +599,7 @@ const createVm = defineTool({
   name: 'proxmox_create_vm',
   title: 'Create VM',
   description:
-    "Creates a QEMU VM with one disk and one network interface, booting an ISO or nothing. vmid comes from the cluster when omitted; node defaults to the online node with the most free memory, storage to the node's largest VM-image storage.",
+    'Creates a QEMU VM with one disk and one NIC, booting an ISO or nothing. Defaults: the next free vmid, the node with most free memory, its largest VM-image storage.',
   toolset: 'core',
   access: 'write',
   input: z.object({
@@ -1083,7 +1083,7 @@ const listTasks = defineTool({
   name: 'proxmox_list_tasks',
   title: 'List tasks',
   description:
-    'Lists recent tasks (starts, backups, migrations, ...) of the cluster or one node, newest first; filterable by vmid, type, running or failed.',
+    'Lists recent tasks of the cluster or one node, newest first; filterable by vmid, type, running or failed.',
   toolset: 'core',
   access: 'read',
   input: z.object({
@@ -1278,9 +1278,10 @@ const bulkGuests = defineTool({
   name: 'proxmox_bulk_guests',
   title: 'Start, shut down or stop many guests',
   description:
-    'Starts, shuts down or stops many VMs and containers chosen by vmids or by filters (node, tag, pool, name, type; all: true for every guest). Runs them in parallel within the connection limit, skips templates and guests already in the wanted state, and returns a per-guest result table.',
+    'Starts, shuts down or stops many guests chosen by vmids or filters (all: true for every guest), in parallel; skips templates and guests already so. Returns a per-guest result table.',
   toolset: 'core',
   access: 'destructive',
+  destructiveIf: (args) => args.action === 'stop',
   input: z.object({
     action: z.enum(['start', 'shutdown', 'stop']),
     vmids: z.array(vmid).max(10_000).optional(),

@@ -17,6 +17,11 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Reports progress of a long call to the client, when it asked for it. */
   progress(message: string): Promise<void>;
+  /**
+   * Throws when policy forbids changing this guest (protected, out of scope): for tools that act
+   * on many guests, whose targets are not known before they run.
+   */
+  guard(guest: { vmid: number; node?: string; pool?: string; tags?: string | string[] }): void;
 }
 
 export type ToolResult<O> =
@@ -32,6 +37,8 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   access: Access;
   /** Repeating the call with the same arguments changes nothing more (for writes). */
   idempotent?: boolean;
+  /** When only some calls of a destructive-class tool destroy something (restore over a guest). */
+  destructiveIf?: (args: Record<string, unknown>) => boolean;
   input: I;
   output: O;
   run(args: z.output<I>, ctx: ToolContext): Promise<ToolResult<z.output<O>>>;

@@ -3,8 +3,9 @@ import { Client } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type Config, configSchema } from '../../src/config/schema.js';
-import { PveApi } from '../../src/pve/index.js';
-import { createServer } from '../../src/server/create.js';
+import type { PveApi } from '../../src/pve/index.js';
+import { createServer, type ServerDeps } from '../../src/server/create.js';
+import { buildDeps, closeDeps } from '../../src/server/deps.js';
 import {
   type RunningSimulator,
   type SimulatorOptions,
@@ -21,6 +22,9 @@ export interface McpHarness {
   sim: RunningSimulator;
   client: Client;
   pve: PveApi;
+  deps: ServerDeps;
+  /** Audit lines written to stderr (when no audit file is configured). */
+  auditLines: Record<string, unknown>[];
   call(
     name: string,
     args?: Record<string, unknown>,
@@ -29,37 +33,68 @@ export interface McpHarness {
   close(): Promise<void>;
 }
 
-export async function startHarness(
-  opts: {
-    era?: 'legacy' | 'modern';
-    config?: Partial<Config>;
-    sim?: SimulatorOptions;
-    /** Another API token of the dataset than the simulator's root token. */
-    token?: (sim: RunningSimulator) => { tokenId: string; secret: string };
-  } = {},
-): Promise<McpHarness> {
+export interface HarnessOptions {
+  era?: 'legacy' | 'modern';
+  config?: Record<string, unknown>;
+  /** Settings of the (single) cluster: scope, readOnly, ... */
+  cluster?: Record<string, unknown>;
+  sim?: SimulatorOptions;
+  /** Another API token of the dataset than the simulator's root token. */
+  token?: (sim: RunningSimulator) => { tokenId: string; secret: string };
+  /** Declare elicitation and answer it so. */
+  elicit?: (message: string) => {
+    action: 'accept' | 'decline' | 'cancel';
+    content?: Record<string, string | number | boolean>;
+  };
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<McpHarness> {
   // Real time with tasks sped up a hundredfold: waits end quickly and for real.
   const sim = await startSimulator({ clock: 'real', taskScale: 0.01, ...opts.sim });
   const auth = opts.token?.(sim) ?? { tokenId: sim.token.id, secret: sim.token.secret };
-  const pve = new PveApi({ url: sim.url, auth, tls: { fingerprint: sim.fingerprint } });
-  const config = configSchema.parse({
-    clusters: [{ url: sim.url, apiToken: `${sim.token.id}=${sim.token.secret}` }],
+  const config: Config = configSchema.parse({
+    clusters: [
+      {
+        url: sim.url,
+        apiToken: `${auth.tokenId}=${auth.secret}`,
+        fingerprint: sim.fingerprint,
+        ...opts.cluster,
+      },
+    ],
+    // Tool tests run without confirmations unless they test them.
+    confirm: 'none',
     ...opts.config,
   });
+  const auditLines: Record<string, unknown>[] = [];
+  const deps = buildDeps(config, {
+    version: '0.0.0-test',
+    auditStream: {
+      write: (text: string) =>
+        auditLines.push(JSON.parse(text.replace(/^proxmox-mcp: audit: /, ''))),
+    },
+  });
   const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
-  const handle = serveStdio(
-    () => createServer(config, { clusters: new Map([['default', pve]]), version: '0.0.0-test' }),
-    { transport: serverSide },
-  );
+  const handle = serveStdio(() => createServer(config, deps), { transport: serverSide });
   const client = new Client(
     { name: 'test-client', version: '1.0.0' },
-    opts.era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+    {
+      ...(opts.era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
+      ...(opts.elicit ? { capabilities: { elicitation: { form: {} } } } : {}),
+    },
   );
+  if (opts.elicit) {
+    const answer = opts.elicit;
+    client.setRequestHandler('elicitation/create', async (req) =>
+      answer(String((req.params as { message?: string }).message ?? '')),
+    );
+  }
   await client.connect(clientSide);
   return {
     sim,
     client,
-    pve,
+    pve: deps.clusters.get('default') as PveApi,
+    deps,
+    auditLines,
     async call(name, args = {}, callOpts = {}) {
       const result = await client.callTool(
         { name, arguments: args },
@@ -75,7 +110,7 @@ export async function startHarness(
     async close() {
       await client.close();
       await handle.close();
-      await pve.close();
+      await closeDeps(deps);
       await sim.close();
     },
   };

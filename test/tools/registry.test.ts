@@ -42,8 +42,9 @@ let legacy: McpHarness;
 let modern: McpHarness;
 let listed: ListedTool[];
 beforeAll(async () => {
-  legacy = await startHarness();
-  modern = await startHarness({ era: 'modern' });
+  // The default configuration, confirmations included.
+  legacy = await startHarness({ config: { confirm: 'elicit' } });
+  modern = await startHarness({ era: 'modern', config: { confirm: 'elicit' } });
   listed = (await legacy.client.listTools()).tools as ListedTool[];
 });
 afterAll(async () => {
@@ -124,7 +125,7 @@ describe('schema snapshots', () => {
   const dir = fileURLToPath(new URL('./schemas/', import.meta.url));
   // Every tool of every toolset is snapshotted; UPDATE_SCHEMAS=1 rewrites them after review.
   it('match the committed snapshot of every tool', async () => {
-    const all = await startHarness({ config: { toolsets: ['all'] } });
+    const all = await startHarness({ config: { toolsets: ['all'], confirm: 'elicit' } });
     try {
       const tools = (await all.client.listTools()).tools as ListedTool[];
       if (process.env.UPDATE_SCHEMAS) mkdirSync(dir, { recursive: true });

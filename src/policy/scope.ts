@@ -1,0 +1,71 @@
+/**
+ * What a cluster's configuration lets the server touch: allowed nodes, pools and vmid ranges
+ * (everything else is invisible), and protected guests (visible, never changed).
+ */
+import type { ScopeConfig } from '../config/schema.js';
+
+export interface GuestFacts {
+  vmid: number;
+  node?: string;
+  pool?: string;
+  /** PVE's tag string (`a;b`) or a list. */
+  tags?: string | string[];
+}
+
+type Range = [number, number];
+
+const ranges = (specs: string[] | undefined): Range[] | undefined =>
+  specs?.map((s) => {
+    const [a, b] = s.split('-').map(Number);
+    return [a ?? 0, b ?? a ?? 0];
+  });
+
+const inRanges = (vmid: number, list: Range[]) => list.some(([a, b]) => vmid >= a && vmid <= b);
+const tagList = (tags: GuestFacts['tags']) =>
+  Array.isArray(tags) ? tags : (tags ?? '').split(/[;, ]+/).filter(Boolean);
+
+export class Scope {
+  private readonly vmids?: Range[];
+  private readonly protectedVmids: Range[];
+
+  constructor(private readonly config: ScopeConfig) {
+    this.vmids = ranges(config.vmids);
+    this.protectedVmids = ranges(config.protected.vmids) ?? [];
+  }
+
+  /** True when some guests or nodes are out of scope. */
+  get restricted(): boolean {
+    return Boolean(this.config.nodes || this.config.pools || this.vmids);
+  }
+
+  allowsNode(node: string): boolean {
+    return !this.config.nodes || this.config.nodes.includes(node);
+  }
+
+  allowsGuest(g: GuestFacts): boolean {
+    if (g.node && !this.allowsNode(g.node)) return false;
+    if (this.config.pools && !(g.pool && this.config.pools.includes(g.pool))) return false;
+    if (this.vmids && !inRanges(g.vmid, this.vmids)) return false;
+    return true;
+  }
+
+  /** Why a guest is protected, or undefined when it is not. */
+  protection(g: GuestFacts): string | undefined {
+    if (inRanges(g.vmid, this.protectedVmids)) return `its ID is listed as protected`;
+    const tag = tagList(g.tags).find((t) => this.config.protected.tags.includes(t));
+    if (tag) return `it carries the tag '${tag}'`;
+    if (g.pool && this.config.protected.pools.includes(g.pool))
+      return `it is in the protected pool '${g.pool}'`;
+    return undefined;
+  }
+
+  /** The scope in words, for refusals. */
+  describe(): string {
+    const parts = [
+      this.config.nodes && `nodes ${this.config.nodes.join(', ')}`,
+      this.config.pools && `pools ${this.config.pools.join(', ')}`,
+      this.config.vmids && `IDs ${this.config.vmids.join(', ')}`,
+    ].filter(Boolean);
+    return parts.join('; ') || 'everything';
+  }
+}

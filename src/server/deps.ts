@@ -1,0 +1,51 @@
+/** What a server needs, built once from the configuration: clients, policies, audit log. */
+import type { ClusterConfig, Config } from '../config/schema.js';
+import { AuditLog } from '../policy/audit.js';
+import { type ClusterPolicy, ConfirmationSeal, clusterPolicy } from '../policy/policy.js';
+import { type Logger, PveApi, parseApiToken } from '../pve/index.js';
+import type { ServerDeps } from './create.js';
+
+function clusterApi(cluster: ClusterConfig, policy: ClusterPolicy, logger?: Logger): PveApi {
+  const auth = cluster.apiToken
+    ? parseApiToken(cluster.apiToken)
+    : cluster.tokenId && cluster.tokenSecret
+      ? { tokenId: cluster.tokenId, secret: cluster.tokenSecret }
+      : { username: cluster.user ?? '', password: cluster.password ?? '' };
+  return new PveApi(
+    {
+      url: cluster.url,
+      auth,
+      tls: { caFile: cluster.caFile, fingerprint: cluster.fingerprint, insecure: cluster.insecure },
+      maxInFlight: cluster.maxInFlight,
+      requestTimeoutMs: cluster.timeoutMs,
+      logger,
+    },
+    // Guests and nodes out of scope are left out of every listing.
+    { node: (n) => policy.scope.allowsNode(n), guest: (g) => policy.scope.allowsGuest(g) },
+  );
+}
+
+export function buildDeps(
+  config: Config,
+  opts: { version: string; logger?: Logger; auditStream?: { write(text: string): unknown } },
+): ServerDeps {
+  const policies = new Map(config.clusters.map((c) => [c.name, clusterPolicy(config, c)]));
+  const clusters = new Map(
+    config.clusters.map((c) => [
+      c.name,
+      clusterApi(c, policies.get(c.name) as ClusterPolicy, opts.logger),
+    ]),
+  );
+  return {
+    clusters,
+    policies,
+    audit: new AuditLog(config.auditLog, opts.auditStream),
+    version: opts.version,
+    seal: new ConfirmationSeal(),
+  };
+}
+
+export async function closeDeps(deps: ServerDeps): Promise<void> {
+  deps.audit.close();
+  await Promise.all([...deps.clusters.values()].map((c) => c.close()));
+}
