@@ -77,8 +77,7 @@ function targets(
   const upidVmid = upid && /^\d+$/.test(upid.id) ? [Number(upid.id)] : [];
   // Creating tools name a new vmid; restoring over one (force) targets the existing guest.
   const creates =
-    /create|clone|restore/.test(tool.name) &&
-    !(tool.name === 'proxmox_restore_backup' && args.force === true);
+    tool.createsGuest === true && !(tool.name === 'proxmox_restore_backup' && args.force === true);
   return {
     vmids: creates ? [] : [...num(args.vmid), ...upidVmid],
     newVmids: [...(creates ? num(args.vmid) : []), ...num(args.newid)],
@@ -128,13 +127,7 @@ export async function admit(policy: ClusterPolicy, call: PolicyCall): Promise<Pr
         `ID ${id} is outside what this server may manage (${scope.describe()}).`,
       );
   }
-  if (
-    scope.restricted &&
-    changing &&
-    /create|clone|restore/.test(tool.name) &&
-    !newVmids.length &&
-    !vmids.length
-  ) {
+  if (scope.restricted && changing && tool.createsGuest && !newVmids.length && !vmids.length) {
     throw new PolicyRefusal(
       `This server may only manage ${scope.describe()}: give the new guest's ID (and pool) explicitly.`,
     );
@@ -202,10 +195,18 @@ export async function describeImpact(call: PolicyCall, checks: Preconditions): P
   ];
   if (/delete_vm|delete_container|restore_backup/.test(tool.name)) {
     const area = pve.guests(guest.type);
-    const [config, snapshots] = await Promise.all([
-      area.config(guest.node, guest.vmid, { current: true }),
-      area.snapshots(guest.node, guest.vmid),
-    ]);
+    let config: Record<string, string | number>;
+    let snapshots: { name: string }[];
+    try {
+      [config, snapshots] = await Promise.all([
+        area.config(guest.node, guest.vmid, { current: true }),
+        area.snapshots(guest.node, guest.vmid),
+      ]);
+    } catch {
+      // The human is asked all the same; the call itself will meet the same failure.
+      lines.push('Its disks and snapshots could not be listed (node unreachable?).');
+      return lines.join(' ');
+    }
     const disks = Object.entries(config)
       .filter(
         ([k, v]) =>

@@ -166,6 +166,7 @@ const listBackups = defineTool({
 
 const restoreBackup = defineTool({
   name: 'proxmox_restore_backup',
+  createsGuest: true,
   title: 'Restore backup',
   description:
     'Restores a backup to a new vmid (from the cluster when omitted), or over the existing guest of that vmid with force, which replaces its disks and configuration.',

@@ -597,6 +597,7 @@ async function findIso(pve: PveApi, nodeName: string, iso: string): Promise<stri
 
 const createVm = defineTool({
   name: 'proxmox_create_vm',
+  createsGuest: true,
   title: 'Create VM',
   description:
     'Creates a QEMU VM with one disk and one NIC, booting an ISO or nothing. Defaults: the next free vmid, the node with most free memory, its largest VM-image storage.',
@@ -1268,7 +1269,7 @@ const bulkResult = z.object({
   name: z.string(),
   node: z.string(),
   type: z.enum(['qemu', 'lxc']),
-  result: z.enum(['done', 'skipped', 'failed', 'running']),
+  result: z.enum(['done', 'skipped', 'failed', 'running', 'refused']),
   detail: z.string(),
   upid: z.string().optional(),
 });
@@ -1303,6 +1304,7 @@ const bulkGuests = defineTool({
     skipped: z.number(),
     failed: z.number(),
     running: z.number(),
+    refused: z.number(),
     results: z.array(bulkResult),
   }),
   async run(args, ctx) {
@@ -1344,6 +1346,12 @@ const bulkGuests = defineTool({
         node: r.node ?? '',
         type: r.type as GuestType,
       };
+      try {
+        ctx.guard({ vmid: base.vmid, node: base.node, pool: r.pool, tags: r.tags });
+      } catch (err) {
+        results.push({ ...base, result: 'refused', detail: (err as Error).message });
+        continue;
+      }
       if (r.template) results.push({ ...base, result: 'skipped', detail: 'template' });
       else if (r.status === 'unknown')
         results.push({ ...base, result: 'failed', detail: 'node offline' });
@@ -1388,9 +1396,10 @@ const bulkGuests = defineTool({
       skipped: count('skipped'),
       failed: count('failed'),
       running: count('running'),
+      refused: count('refused'),
     };
     const text = results.length
-      ? `${args.action}: ${summary.done} done, ${summary.skipped} skipped, ${summary.failed} failed${summary.running ? `, ${summary.running} still running` : ''}\n${table(
+      ? `${args.action}: ${summary.done} done, ${summary.skipped} skipped, ${summary.failed} failed${summary.running ? `, ${summary.running} still running` : ''}${summary.refused ? `, ${summary.refused} refused by policy` : ''}\n${table(
           results,
           [
             ['VMID', (r) => r.vmid],

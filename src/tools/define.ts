@@ -37,6 +37,8 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   access: Access;
   /** Repeating the call with the same arguments changes nothing more (for writes). */
   idempotent?: boolean;
+  /** The tool makes a new guest: its vmid argument names the new one, not an existing target. */
+  createsGuest?: true;
   /** When only some calls of a destructive-class tool destroy something (restore over a guest). */
   destructiveIf?: (args: Record<string, unknown>) => boolean;
   input: I;

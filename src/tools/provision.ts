@@ -58,6 +58,7 @@ async function rootdirStorage(
 
 const createContainer = defineTool({
   name: 'proxmox_create_container',
+  createsGuest: true,
   title: 'Create container',
   description:
     'Creates an LXC container from a template (volume id or file name) with one root disk and one network interface. vmid comes from the cluster when omitted. Password or SSH keys set root access.',
@@ -139,6 +140,7 @@ const createContainer = defineTool({
 
 const cloneGuest = defineTool({
   name: 'proxmox_clone_guest',
+  createsGuest: true,
   title: 'Clone VM or container',
   description:
     'Clones a VM or container, full or linked (linked needs a template source), to a new vmid (from the cluster when omitted), optionally onto another node, storage or pool.',
