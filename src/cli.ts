@@ -23,6 +23,10 @@ Options:
   --tools LIST           add single tools (PROXMOX_TOOLS)
   --exclude-tools LIST   remove single tools (PROXMOX_EXCLUDE_TOOLS)
   --read-only            offer only tools that change nothing (PROXMOX_READ_ONLY)
+  --confirm MODE         elicit (default: ask the user through the client), strict (refuse
+                         when the client cannot ask) or none (PROXMOX_CONFIRM)
+  --audit-log FILE       append a JSON line per attempted change (PROXMOX_AUDIT_LOG);
+                         without it, the lines go to stderr
   --log-level LEVEL      debug, info, warn or error (PROXMOX_LOG_LEVEL)
   --demo                 run against the built-in simulator; no Proxmox needed
   -h, --help             show this help

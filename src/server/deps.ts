@@ -39,7 +39,11 @@ export function buildDeps(
   return {
     clusters,
     policies,
-    audit: new AuditLog(config.auditLog, opts.auditStream),
+    // Without a file, audit lines go to stderr at info level: quiet when the log level is higher.
+    audit: new AuditLog(
+      config.auditLog,
+      ['debug', 'info'].includes(config.logLevel) ? opts.auditStream : { write: () => undefined },
+    ),
     version: opts.version,
     seal: new ConfirmationSeal(),
   };
