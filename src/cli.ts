@@ -4,14 +4,18 @@
  * built-in simulator. Logs go to stderr; on stdio, stdout carries only the protocol.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, type ConfigFlags, loadConfig } from './config/load.js';
+import { flagsOf, OPTIONS } from './config/flags.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { createServer } from './server/create.js';
 import { buildDeps, closeDeps } from './server/deps.js';
 import { SelectionError, selectTools } from './tools/registry.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: proxmox-mcp [options]            serve MCP over stdio
+       proxmox-mcp --http [options]     serve MCP over Streamable HTTP at /mcp
        proxmox-mcp --demo [options]     ... against a built-in simulated cluster
+       proxmox-mcp doctor [options]     check the connection, TLS, credentials and privileges
        proxmox-mcp simulator [options]  serve only the simulated Proxmox VE API
 
 Options:
@@ -27,6 +31,11 @@ Options:
                          when the client cannot ask) or none (PROXMOX_CONFIRM)
   --audit-log FILE       append a JSON line per attempted change (PROXMOX_AUDIT_LOG);
                          without it, the lines go to stderr
+  --http                 serve Streamable HTTP instead of stdio
+  --host ADDR            HTTP address (default 127.0.0.1); other than loopback needs a token
+  --port N               HTTP port (default 3000; 0 picks a free one)
+  --http-token TOKEN     bearer token HTTP clients must send (PROXMOX_MCP_HTTP_TOKEN)
+  --http-token-file FILE the same, read from a file
   --log-level LEVEL      debug, info, warn or error (PROXMOX_LOG_LEVEL)
   --demo                 run against the built-in simulator; no Proxmox needed
   -h, --help             show this help
@@ -37,28 +46,35 @@ PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET), or PROXMOX_USER and PROXMOX_PASSWORD
 variants read them from files.
 `;
 
-const log = (message: string) => process.stderr.write(`proxmox-mcp: ${message}\n`);
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+let logLevel: (typeof LEVELS)[number] = 'info';
+const log = (level: (typeof LEVELS)[number], message: string) => {
+  if (LEVELS.indexOf(level) >= LEVELS.indexOf(logLevel))
+    process.stderr.write(`proxmox-mcp: ${message}\n`);
+};
+
+/** How to reach the demo from the usual clients, printed by `npm start`. */
+function clientHelp(url: string): string {
+  return [
+    `proxmox-mcp ${VERSION}: demo cluster served over MCP at ${url}`,
+    '',
+    'Claude Code:',
+    `  claude mcp add --transport http proxmox ${url}`,
+    'VS Code (.vscode/mcp.json):',
+    `  { "servers": { "proxmox": { "type": "http", "url": "${url}" } } }`,
+    'Cursor (~/.cursor/mcp.json):',
+    `  { "mcpServers": { "proxmox": { "url": "${url}" } } }`,
+    'Claude Desktop (claude_desktop_config.json; runs its own demo over stdio):',
+    '  { "mcpServers": { "proxmox": { "command": "npx", "args": ["-y", "proxmox-mcp", "--demo"] } } }',
+    'MCP Inspector:',
+    `  npx @modelcontextprotocol/inspector --cli ${url} --transport http --method tools/list`,
+    '',
+    'Press Ctrl+C to stop.',
+  ].join('\n');
+}
 
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      url: { type: 'string' },
-      insecure: { type: 'boolean' },
-      toolsets: { type: 'string' },
-      tools: { type: 'string' },
-      'exclude-tools': { type: 'string' },
-      'read-only': { type: 'boolean' },
-      confirm: { type: 'string' },
-      'audit-log': { type: 'string' },
-      'log-level': { type: 'string' },
-      demo: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -67,19 +83,6 @@ async function serve(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const flags: ConfigFlags = {
-    config: values.config,
-    url: values.url,
-    insecure: values.insecure,
-    toolsets: values.toolsets,
-    tools: values.tools,
-    excludeTools: values['exclude-tools'],
-    readOnly: values['read-only'],
-    confirm: values.confirm,
-    auditLog: values['audit-log'],
-    logLevel: values['log-level'],
-    demo: values.demo,
-  };
   let closeDemo: (() => Promise<void>) | undefined;
   let fallbackCluster: Record<string, unknown> | undefined;
   if (values.demo) {
@@ -93,11 +96,10 @@ async function serve(argv: string[]): Promise<number> {
       apiToken: `${sim.token.id}=${sim.token.secret}`,
       fingerprint: sim.fingerprint,
     };
-    log(`demo: serving a simulated cluster at ${sim.url} (3 nodes, 13 guests)`);
   }
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
-    config = loadConfig({ flags, fallbackCluster });
+    config = loadConfig({ flags: flagsOf(values), fallbackCluster });
     // An unknown tool or toolset stops the start, before any client connects.
     selectTools({
       toolsets: config.toolsets,
@@ -108,22 +110,43 @@ async function serve(argv: string[]): Promise<number> {
     await closeDemo?.();
     throw err;
   }
+  logLevel = config.logLevel;
   const deps = buildDeps(config, {
     version: VERSION,
-    logger: { warn: (m) => log(`warning: ${m}`) },
+    logger: { warn: (m) => log('warn', `warning: ${m}`) },
   });
-  const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
-  const handle = serveStdio(() => createServer(config, deps), {
-    onerror: (err) => log(`error: ${err.message}`),
-  });
+  const factory = () => createServer(config, deps);
+  let stop: () => Promise<void>;
+  if (config.http.enabled) {
+    const { serveHttp } = await import('./transports/http.js');
+    const running = await serveHttp(factory, {
+      host: config.http.host,
+      port: config.http.port,
+      token: config.http.token,
+      allowedOrigins: config.http.allowedOrigins,
+      version: VERSION,
+      log: (m) => log('warn', m),
+    });
+    if (values.demo) process.stderr.write(`${clientHelp(running.url)}\n`);
+    else log('info', `serving MCP at ${running.url}`);
+    stop = () => running.close();
+  } else {
+    if (values.demo)
+      log('info', 'demo: serving a simulated cluster (3 nodes, 13 guests) over stdio');
+    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
+    const handle = serveStdio(factory, { onerror: (err) => log('error', `error: ${err.message}`) });
+    stop = () => handle.close();
+  }
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.stdin.once('end', stop);
-    process.stdin.once('close', stop);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const done = () => resolve();
+    if (!config.http.enabled) {
+      process.stdin.once('end', done);
+      process.stdin.once('close', done);
+    }
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
   });
-  await handle.close();
+  await stop();
   await closeDeps(deps);
   await closeDemo?.();
   return 0;
@@ -134,6 +157,10 @@ async function main(argv: string[]): Promise<number> {
     const { runSimulatorCommand } = await import('./simulator/standalone.js');
     return runSimulatorCommand(argv.slice(1));
   }
+  if (argv[0] === 'doctor') {
+    const { runDoctor } = await import('./doctor.js');
+    return runDoctor(argv.slice(1));
+  }
   return serve(argv);
 }
 
@@ -142,8 +169,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof SelectionError) log(err.message);
-    else log(err instanceof Error ? err.message : String(err));
-    process.exitCode = err instanceof ConfigError || err instanceof SelectionError ? 2 : 1;
+    const known = err instanceof ConfigError || err instanceof SelectionError;
+    log('error', err instanceof Error ? err.message : String(err));
+    process.exitCode = known ? 2 : 1;
   },
 );

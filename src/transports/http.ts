@@ -1,0 +1,126 @@
+/**
+ * Streamable HTTP at /mcp, through the SDK's Node adapter: both protocol eras (2025 traffic is
+ * served statelessly), Host and Origin checks against DNS rebinding, a body limit, an optional
+ * bearer token, a health endpoint, and a graceful shutdown that lets running calls finish.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  /** Required as `Authorization: Bearer <token>` when set. */
+  token?: string;
+  /** Extra origins (`https://app.example.com`) browsers may call from. */
+  allowedOrigins?: string[];
+  maxBodyBytes?: number;
+  version: string;
+  log: (message: string) => void;
+}
+
+export interface RunningHttp {
+  url: string;
+  port: number;
+  /** Stops accepting requests and waits (up to `graceMs`) for running ones. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Promise<RunningHttp> {
+  const loopback = LOOPBACK.has(opts.host);
+  // Names a browser may legitimately use to reach us; anything else is a rebinding attempt.
+  const hostnames = loopback ? ['localhost', '127.0.0.1', '[::1]', '::1'] : [opts.host];
+  const checkHost = hostHeaderValidation(hostnames);
+  const checkOrigin = originValidation([
+    ...hostnames,
+    ...(opts.allowedOrigins ?? []).map((o) => new URL(o).hostname),
+  ]);
+  const mcp = toNodeHandler(
+    createMcpHandler(factory, {
+      legacy: 'stateless',
+      onerror: (err) => opts.log(`error: ${err.message}`),
+    }),
+    {
+      maxRequestBodySize: opts.maxBodyBytes ?? 1 << 20,
+    },
+  );
+  let active = 0;
+  let idle: (() => void) | undefined;
+
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/health' && req.method === 'GET') {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: 'ok', version: opts.version }));
+      return;
+    }
+    if (path !== '/mcp') {
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('Not found: the MCP endpoint is /mcp\n');
+      return;
+    }
+    if (!checkHost(req, res) || (req.headers.origin && !checkOrigin(req, res))) return;
+    if (opts.token) {
+      const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!sameSecret(given, opts.token)) {
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Bearer realm="proxmox-mcp"',
+        });
+        res.end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            error: { code: -32001, message: 'missing or wrong bearer token' },
+            id: null,
+          }),
+        );
+        return;
+      }
+    }
+    active++;
+    res.once('close', () => {
+      active--;
+      if (active === 0) idle?.();
+    });
+    void mcp(req, res).catch((err: unknown) => {
+      opts.log(`error: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${urlHost}:${port}/mcp`,
+    port,
+    close: (graceMs = 30_000) =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        const done = () => {
+          server.closeAllConnections();
+          resolve();
+        };
+        if (active === 0) return done();
+        idle = done;
+        setTimeout(done, graceMs).unref();
+      }),
+  };
+}

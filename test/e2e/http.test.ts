@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const TOKEN = 'a-test-bearer-token-of-some-length';
+
+/** Starts the built CLI over HTTP and reads its URL from stderr. */
+function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [cli, '--demo', '--http', '--port', '0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const url = /(http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(text)?.[1];
+      if (url) resolve({ child, url });
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${text}`)));
+  });
+}
+
+function raw(
+  url: string,
+  headers: Record<string, string>,
+  body = '{}',
+): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => {
+          data += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const INIT = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: {
+    protocolVersion: '2025-11-25',
+    capabilities: {},
+    clientInfo: { name: 'raw', version: '1' },
+  },
+});
+
+let open: { child: ChildProcess; url: string };
+let guarded: { child: ChildProcess; url: string };
+beforeAll(async () => {
+  [open, guarded] = await Promise.all([start([]), start(['--http-token', TOKEN])]);
+});
+afterAll(() => {
+  open.child.kill('SIGTERM');
+  guarded.child.kill('SIGTERM');
+});
+
+describe('Streamable HTTP', () => {
+  it.each(['legacy', 'modern'] as const)('serves the tools in the %s era', async (era) => {
+    const client = new Client(
+      { name: 'http-e2e', version: '1' },
+      era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(open.url)));
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('proxmox_list_vms');
+      const r = await client.callTool({ name: 'proxmox_get_vm_status', arguments: { vmid: 100 } });
+      expect(r.structuredContent).toMatchObject({ vmid: 100, name: 'web-01', status: 'running' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('answers the health endpoint', async () => {
+    const res = await fetch(open.url.replace('/mcp', '/health'));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('rejects a forged Host or Origin (DNS rebinding)', async () => {
+    const host = new URL(open.url).host;
+    expect((await raw(open.url, { host: 'evil.example.com' }, INIT)).status).toBe(403);
+    expect((await raw(open.url, { host, origin: 'http://evil.example.com' }, INIT)).status).toBe(
+      403,
+    );
+    expect((await raw(open.url, { host, origin: 'http://localhost:5173' }, INIT)).status).toBe(200);
+  });
+
+  it('requires the bearer token when one is set', async () => {
+    const host = new URL(guarded.url).host;
+    expect((await raw(guarded.url, { host }, INIT)).status).toBe(401);
+    expect(
+      (await raw(guarded.url, { host, authorization: 'Bearer wrong-token' }, INIT)).status,
+    ).toBe(401);
+    expect((await raw(guarded.url, { host, authorization: `Bearer ${TOKEN}` }, INIT)).status).toBe(
+      200,
+    );
+    const client = new Client({ name: 'http-e2e', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(guarded.url), {
+        requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    expect((await client.listTools()).tools.length).toBeGreaterThan(30);
+    await client.close();
+  });
+
+  it('refuses to start on a non-loopback address without a token', () => {
+    const run = spawnSync(
+      process.execPath,
+      [cli, '--demo', '--http', '--host', '0.0.0.0', '--port', '0'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/needs a bearer token/);
+  });
+});
