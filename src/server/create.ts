@@ -24,6 +24,7 @@ import type { Interceptor, PveApi } from '../pve/index.js';
 import { type AnyTool, annotations, type ToolContext } from '../tools/define.js';
 import { describeError } from '../tools/errors.js';
 import { selectTools } from '../tools/registry.js';
+import { registerPrompts, registerResources } from './resources.js';
 
 export interface ServerDeps {
   /** One API client per configured cluster, by name, in configuration order. */
@@ -94,7 +95,10 @@ const dryRunOutput = z.object({
 export function createServer(config: Config, deps: ServerDeps): McpServer {
   const server = new McpServer(
     { name: 'proxmox-mcp', title: 'Proxmox VE', version: deps.version },
-    { instructions: INSTRUCTIONS, capabilities: { tools: {} } },
+    {
+      instructions: INSTRUCTIONS,
+      capabilities: { tools: {}, resources: {}, prompts: {}, completions: {} },
+    },
   );
   const names = [...deps.clusters.keys()];
   // A tool is offered when some cluster could run it; per-cluster read-only is enforced per call.
@@ -116,6 +120,8 @@ export function createServer(config: Config, deps: ServerDeps): McpServer {
       tools.push({ ...api, access: 'read', input: api.input.extend({ method: z.enum(['GET']) }) });
   }
   for (const tool of tools) registerTool(server, tool, config, deps, names);
+  registerResources(server, names[0] as string, deps.clusters.get(names[0] as string) as PveApi);
+  registerPrompts(server);
   return server;
 }
 
