@@ -32,9 +32,10 @@ describe('resources', () => {
   ])('reads %s', async (uri, expected) => {
     const r = await h.client.readResource({ uri });
     expect(text(r)).toMatch(expected);
-    expect(
-      JSON.parse(String(r.contents.find((c) => c.mimeType === 'application/json')?.text)),
-    ).toBeTruthy();
+    const json = r.contents.find((c) => c.mimeType === 'application/json') as
+      | { text?: string }
+      | undefined;
+    expect(JSON.parse(String(json?.text))).toBeTruthy();
   });
 
   it('reads a task log, and says what is wrong with a missing guest', async () => {
@@ -68,6 +69,9 @@ describe('resources', () => {
   });
 });
 
+const promptText = (r: { messages: { content: unknown }[] }) =>
+  String((r.messages[0]?.content as { text?: string } | undefined)?.text ?? '');
+
 describe('prompts', () => {
   it('lists and renders the four prompts', async () => {
     expect((await h.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual([
@@ -77,22 +81,18 @@ describe('prompts', () => {
       'triage_guest',
     ]);
     const health = await h.client.getPrompt({ name: 'cluster_health_report' });
-    expect((health.messages[0]?.content as { text: string }).text).toMatch(
-      /^Write a health report/,
-    );
+    expect(promptText(health)).toMatch(/^Write a health report/);
     const triage = await h.client.getPrompt({ name: 'triage_guest', arguments: { vmid: '106' } });
-    expect((triage.messages[0]?.content as { text: string }).text).toMatch(
-      /^Guest 106 on the Proxmox VE cluster is misbehaving/,
-    );
+    expect(promptText(triage)).toMatch(/^Guest 106 on the Proxmox VE cluster is misbehaving/);
     const plan = await h.client.getPrompt({
       name: 'capacity_planning',
       arguments: { cores: '4', memory: '8192', disk: '64' },
     });
-    expect((plan.messages[0]?.content as { text: string }).text).toMatch(/4 vCPUs, 8192 MiB/);
+    expect(promptText(plan)).toMatch(/4 vCPUs, 8192 MiB/);
     const vm = await modern.client.getPrompt({
       name: 'provision_vm',
       arguments: { name: 'app-01' },
     });
-    expect((vm.messages[0]?.content as { text: string }).text).toMatch(/named app-01/);
+    expect(promptText(vm)).toMatch(/named app-01/);
   });
 });
