@@ -204,7 +204,9 @@ function registerTool(
       ): CallResult => {
         // Cluster text is data: invisible characters out, long fields cut, secrets masked.
         const redact = (s: string) => pve.client.redact(s);
-        const result: CallResult = { content: [{ type: 'text', text: cleanText(text, redact) }] };
+        // With several clusters, the text says which one the rows come from.
+        const shown = multi ? `[cluster ${clusterName}] ${text}` : text;
+        const result: CallResult = { content: [{ type: 'text', text: cleanText(shown, redact) }] };
         if (structured && !isError) result.structuredContent = cleanDeep(structured, redact);
         if (isError) result.isError = true;
         return result;
