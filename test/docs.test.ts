@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { README, renderReadme } from '../scripts/docs.js';
+import { README, renderReadme, SETTING_DOCS, settings } from '../scripts/docs.js';
 
 describe('the README', () => {
   it('opens with the two set-up commands', () => {
@@ -13,5 +13,13 @@ describe('the README', () => {
   it('has the tool table the registry generates (npm run docs)', () => {
     const text = readFileSync(README, 'utf8');
     expect(text).toBe(renderReadme(text));
+  });
+
+  it('documents every setting of the configuration schema, and no other', () => {
+    expect(
+      settings()
+        .map((s) => s.path)
+        .sort(),
+    ).toEqual(Object.keys(SETTING_DOCS).sort());
   });
 });

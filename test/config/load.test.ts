@@ -168,3 +168,83 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('every documented variable', () => {
+  const base = { PROXMOX_URL: 'https://pve:8006', PROXMOX_API_TOKEN: TOKEN };
+  it.each([
+    [
+      { PROXMOX_CA_FILE: '/etc/pve/pve-root-ca.pem' },
+      (c: ReturnType<typeof loadConfig>) => c.clusters[0]?.caFile,
+      '/etc/pve/pve-root-ca.pem',
+    ],
+    [
+      { PROXMOX_INSECURE: 'yes' },
+      (c: ReturnType<typeof loadConfig>) => c.clusters[0]?.insecure,
+      true,
+    ],
+    [{ PROXMOX_READ_ONLY: '1' }, (c: ReturnType<typeof loadConfig>) => c.readOnly, true],
+    [
+      { PROXMOX_TOOLSETS: 'core, backup' },
+      (c: ReturnType<typeof loadConfig>) => c.toolsets,
+      ['core', 'backup'],
+    ],
+    [
+      { PROXMOX_TOOLS: 'proxmox_list_backups' },
+      (c: ReturnType<typeof loadConfig>) => c.tools,
+      ['proxmox_list_backups'],
+    ],
+    [
+      { PROXMOX_EXCLUDE_TOOLS: 'proxmox_delete_vm,proxmox_reset_vm' },
+      (c: ReturnType<typeof loadConfig>) => c.excludeTools,
+      ['proxmox_delete_vm', 'proxmox_reset_vm'],
+    ],
+    [{ PROXMOX_CONFIRM: 'strict' }, (c: ReturnType<typeof loadConfig>) => c.confirm, 'strict'],
+    [
+      { PROXMOX_AUDIT_LOG: '/var/log/pmcp.jsonl' },
+      (c: ReturnType<typeof loadConfig>) => c.auditLog,
+      '/var/log/pmcp.jsonl',
+    ],
+    [{ PROXMOX_LOG_LEVEL: 'warn' }, (c: ReturnType<typeof loadConfig>) => c.logLevel, 'warn'],
+    [
+      { PROXMOX_MCP_HTTP_TOKEN: 'sixteen-chars-or-more' },
+      (c: ReturnType<typeof loadConfig>) => c.http.token,
+      'sixteen-chars-or-more',
+    ],
+    [
+      { PROXMOX_HOST: 'pve2.lan', PROXMOX_PORT: '443', PROXMOX_URL: '' },
+      (c: ReturnType<typeof loadConfig>) => c.clusters[0]?.url,
+      'https://pve2.lan:443',
+    ],
+  ] as const)('%o', (extra, pick, expected) => {
+    expect(pick(loadConfig({ env: { ...base, ...extra } }))).toEqual(expected);
+  });
+
+  it('reads user and password, and the API token, from *_FILE variants', () => {
+    const pw = file('pw', 'from-a-file\n');
+    expect(
+      loadConfig({
+        env: {
+          PROXMOX_URL: 'https://pve:8006',
+          PROXMOX_USER: 'ops@pve',
+          PROXMOX_PASSWORD_FILE: pw,
+        },
+      }).clusters[0]?.password,
+    ).toBe('from-a-file');
+    const tok = file('tok', `${TOKEN}\n`);
+    expect(
+      loadConfig({ env: { PROXMOX_URL: 'https://pve:8006', PROXMOX_API_TOKEN_FILE: tok } })
+        .clusters[0]?.apiToken,
+    ).toBe(TOKEN);
+    const http = file('http', 'a-token-from-a-file-123\n');
+    expect(loadConfig({ env: { ...base, PROXMOX_MCP_HTTP_TOKEN_FILE: http } }).http.token).toBe(
+      'a-token-from-a-file-123',
+    );
+  });
+
+  it('takes the config file from PROXMOX_CONFIG', () => {
+    const path = file('env.yaml', `url: https://from-file:8006\napiToken: "${TOKEN}"\n`);
+    expect(loadConfig({ env: { PROXMOX_CONFIG: path } }).clusters[0]?.url).toBe(
+      'https://from-file:8006',
+    );
+  });
+});
