@@ -135,4 +135,22 @@ describe('Streamable HTTP', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/needs a bearer token/);
   });
+
+  it('lets a running call finish on SIGTERM, then exits', async () => {
+    const own = await start([]);
+    const client = new Client({ name: 'http-e2e', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(own.url)));
+    // VM 106 ignores ACPI: this shutdown waits out its 2-second timeout (demo tasks run at half time).
+    const call = client.callTool({
+      name: 'proxmox_shutdown_vm',
+      arguments: { vmid: 106, shutdownTimeout: 4, forceStop: true },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise<number | null>((resolve) => own.child.once('exit', resolve));
+    own.child.kill('SIGTERM');
+    const result = await call;
+    expect(result.structuredContent).toMatchObject({ status: 'completed' });
+    expect(await exited).toBe(0);
+    await client.close().catch(() => undefined);
+  });
 });
