@@ -97,7 +97,7 @@ export function createServer(config: Config, deps: ServerDeps): McpServer {
     { name: 'proxmox-mcp', title: 'Proxmox VE', version: deps.version },
     {
       instructions: INSTRUCTIONS,
-      capabilities: { tools: {}, resources: {}, prompts: {}, completions: {} },
+      capabilities: { tools: {}, resources: {}, prompts: {}, completions: {}, logging: {} },
     },
   );
   const names = [...deps.clusters.keys()];
