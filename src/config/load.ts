@@ -3,7 +3,7 @@
  * environment variables, then command-line flags. Errors name the setting and how to fix it.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { type Config, configSchema } from './schema.js';
 
@@ -95,7 +95,9 @@ function readConfigFile(path: string): Raw {
   }
   let data: unknown;
   try {
-    data = parseYaml(text);
+    // yaml is loaded only when there is a file to read.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    data = parse(text);
   } catch (err) {
     throw new ConfigError(
       `config file '${path}' is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`,

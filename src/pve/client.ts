@@ -3,7 +3,8 @@
  * escaping, the in-flight limit, authentication, timeouts, retries by named policy, and one error
  * type with credentials redacted.
  */
-import { Agent } from 'undici';
+import { readFileSync } from 'node:fs';
+import type { Agent } from 'undici';
 import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
 import { getOperation, matchOperation } from '../contract/index.js';
 import type { ContractOperation, HttpMethod } from '../contract/types.js';
@@ -96,7 +97,13 @@ export class PveClient {
   readonly baseUrl: string;
   private readonly origin: string;
   private readonly apiPrefix: string;
-  private readonly agent: Agent;
+  private readonly agentOptions: {
+    tls: TlsOptions;
+    connectTimeoutMs: number;
+    onConnect?: () => void;
+    connections: number;
+  };
+  private agentReady?: Promise<Agent>;
   private readonly limiter: Limiter;
   readonly auth: AuthStrategy;
   private readonly redactor = new Redactor();
@@ -127,14 +134,15 @@ export class PveClient {
         `TLS verification is OFF for ${url.host} (insecure): anyone on the path can read the credentials; pin the certificate fingerprint instead`,
       );
     }
-    this.agent = new Agent({
-      connect: tlsConnector(tls, {
-        timeout: opts.connectTimeoutMs ?? 10_000,
-        onConnect: opts.onConnect,
-      }),
-      keepAliveTimeout: 30_000,
+    // Read a CA file now, so that a wrong path shows at start, not at the first call.
+    const ca = tls.ca ?? (tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined);
+    // undici is loaded on the first request: listing tools needs no connection.
+    this.agentOptions = {
+      tls: { ...tls, ca, caFile: undefined },
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      onConnect: opts.onConnect,
       connections: opts.maxInFlight ?? 8,
-    });
+    };
     const auth = opts.auth;
     if ('headers' in auth) this.auth = auth;
     else if ('tokenId' in auth) this.auth = new TokenAuth(auth.tokenId, auth.secret);
@@ -228,7 +236,22 @@ export class PveClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.agentReady) await (await this.agentReady).close();
+  }
+
+  private agent(): Promise<Agent> {
+    this.agentReady ??= import('undici').then(({ Agent, buildConnector }) => {
+      const o = this.agentOptions;
+      return new Agent({
+        connect: tlsConnector(buildConnector, o.tls, {
+          timeout: o.connectTimeoutMs,
+          onConnect: o.onConnect,
+        }),
+        keepAliveTimeout: 30_000,
+        connections: o.connections,
+      });
+    });
+    return this.agentReady;
   }
 
   private async send(
@@ -327,56 +350,59 @@ export class PveClient {
     body: string | undefined,
     opts: CallOptions,
   ): Promise<RawAnswer> {
-    return new Promise<RawAnswer>((resolve, reject) => {
-      const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
-      if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-      const timeout = opts.timeoutMs ?? this.requestTimeoutMs;
-      const chunks: Buffer[] = [];
-      let status = 0;
-      let statusText = '';
-      let settled = false;
-      let controllerRef: { abort(reason: Error): void } | undefined;
-      const onAbort = () => controllerRef?.abort(opts.signal?.reason ?? new Error('aborted'));
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        opts.signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.agent.dispatch(
-        {
-          origin: this.origin,
-          path,
-          method: method as 'GET',
-          headers,
-          body,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        },
-        {
-          onRequestStart(controller) {
-            controllerRef = controller;
-            if (opts.signal?.aborted) controller.abort(opts.signal.reason);
-          },
-          onResponseStart(_controller, statusCode, _headers, statusMessage) {
-            status = statusCode;
-            statusText = statusMessage ?? '';
-          },
-          onResponseData(_controller, chunk) {
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            finish(() =>
-              resolve({ status, statusText, body: Buffer.concat(chunks).toString('utf8') }),
-            );
-          },
-          onResponseError(_controller, err) {
-            finish(() => reject(err));
-          },
-        },
-      );
-    });
+    return this.agent().then(
+      (agent) =>
+        new Promise<RawAnswer>((resolve, reject) => {
+          const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+          if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+          const timeout = opts.timeoutMs ?? this.requestTimeoutMs;
+          const chunks: Buffer[] = [];
+          let status = 0;
+          let statusText = '';
+          let settled = false;
+          let controllerRef: { abort(reason: Error): void } | undefined;
+          const onAbort = () => controllerRef?.abort(opts.signal?.reason ?? new Error('aborted'));
+          const finish = (fn: () => void) => {
+            if (settled) return;
+            settled = true;
+            opts.signal?.removeEventListener('abort', onAbort);
+            fn();
+          };
+          opts.signal?.addEventListener('abort', onAbort, { once: true });
+          agent.dispatch(
+            {
+              origin: this.origin,
+              path,
+              method: method as 'GET',
+              headers,
+              body,
+              headersTimeout: timeout,
+              bodyTimeout: timeout,
+            },
+            {
+              onRequestStart(controller) {
+                controllerRef = controller;
+                if (opts.signal?.aborted) controller.abort(opts.signal.reason);
+              },
+              onResponseStart(_controller, statusCode, _headers, statusMessage) {
+                status = statusCode;
+                statusText = statusMessage ?? '';
+              },
+              onResponseData(_controller, chunk) {
+                chunks.push(chunk);
+              },
+              onResponseEnd() {
+                finish(() =>
+                  resolve({ status, statusText, body: Buffer.concat(chunks).toString('utf8') }),
+                );
+              },
+              onResponseError(_controller, err) {
+                finish(() => reject(err));
+              },
+            },
+          );
+        }),
+    );
   }
 
   private httpError(method: string, path: string, raw: RawAnswer): PveApiError {

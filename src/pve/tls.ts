@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import { buildConnector } from 'undici';
+import type { buildConnector } from 'undici';
 
 export interface TlsOptions {
   /** PEM text of the CA (or certificate) to trust, instead of the system CAs. */
@@ -34,12 +34,13 @@ export const normalizeFingerprint = (fp: string) => fp.trim().toUpperCase().repl
  * as soon as the handshake ends, before any request byte is written.
  */
 export function tlsConnector(
+  build: typeof buildConnector,
   tls: TlsOptions,
   base: { timeout?: number; onConnect?: () => void } = {},
 ): buildConnector.connector {
   const pin = tls.fingerprint ? normalizeFingerprint(tls.fingerprint) : undefined;
   const ca = tls.ca ?? (tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined);
-  const connect = buildConnector({
+  const connect = build({
     timeout: base.timeout,
     // A pin replaces chain verification; a resumed session would hide the certificate.
     rejectUnauthorized: !pin && !tls.insecure,
