@@ -161,8 +161,46 @@ export function configTable(): string {
   return lines.join('\n');
 }
 
+export const BENCH = fileURLToPath(new URL('../bench/latest.json', import.meta.url));
+
+/** The latest `npm run bench` figures, as committed in bench/latest.json. */
+export function benchTable(): string {
+  const latest = JSON.parse(readFileSync(BENCH, 'utf8')) as {
+    date: string;
+    node: string;
+    results: {
+      group: string;
+      name: string;
+      value: number;
+      unit: string;
+      target?: number;
+      higherIsBetter?: boolean;
+    }[];
+  };
+  const lines = [
+    `Measured ${latest.date.slice(0, 10)} on Node ${latest.node}, each ratio within one run.`,
+    '',
+    '| Group | Figure | Value | Target |',
+    '|---|---|---|---|',
+  ];
+  for (const r of latest.results) {
+    const target =
+      r.target === undefined
+        ? ''
+        : `${r.higherIsBetter ? '>=' : '<='} ${r.target}${(r.higherIsBetter ? r.value >= r.target : r.value <= r.target) ? '' : ' (missed)'}`;
+    lines.push(
+      `| ${r.group} | ${r.name.replace(/\|/g, '\\|')} | ${r.value} ${r.unit} | ${target} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function renderReadme(text: string): string {
-  return withSection(withSection(text, 'tools', toolTable()), 'config', configTable());
+  return withSection(
+    withSection(withSection(text, 'tools', toolTable()), 'config', configTable()),
+    'bench',
+    benchTable(),
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
