@@ -55,6 +55,3 @@ export function normalize(spec: ReturnSpec, data: unknown): unknown {
   }
   return data;
 }
-
-/** A `delete` parameter from a list of config keys. */
-export const deleteList = (keys: string[]) => keys.join(',');

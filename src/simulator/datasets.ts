@@ -61,7 +61,6 @@ const TEMPLATES = [
 function qemu(
   seed: number,
   vmid: number,
-  _node: string,
   name: string,
   o: {
     cores?: number;
@@ -177,7 +176,7 @@ function smallDataset(seed: number): Dataset {
       node: 'pve1',
       status: 'running',
       pool: 'production',
-      config: qemu(seed, 100, 'pve1', 'web-01', {
+      config: qemu(seed, 100, 'web-01', {
         cores: 2,
         memory: 4096,
         disk: 32,
@@ -194,7 +193,7 @@ function smallDataset(seed: number): Dataset {
       node: 'pve1',
       status: 'running',
       pool: 'production',
-      config: qemu(seed, 101, 'pve1', 'web-02', {
+      config: qemu(seed, 101, 'web-02', {
         cores: 2,
         memory: 4096,
         disk: 32,
@@ -210,7 +209,7 @@ function smallDataset(seed: number): Dataset {
       node: 'pve1',
       status: 'running',
       pool: 'production',
-      config: qemu(seed, 102, 'pve1', 'db-01', {
+      config: qemu(seed, 102, 'db-01', {
         cores: 4,
         memory: 16384,
         disk: 64,
@@ -240,7 +239,7 @@ function smallDataset(seed: number): Dataset {
       type: 'qemu',
       node: 'pve1',
       status: 'stopped',
-      config: qemu(seed, 103, 'pve1', 'win-app', {
+      config: qemu(seed, 103, 'win-app', {
         cores: 4,
         memory: 8192,
         disk: 80,
@@ -255,7 +254,7 @@ function smallDataset(seed: number): Dataset {
       node: 'pve2',
       status: 'paused',
       pool: 'development',
-      config: qemu(seed, 104, 'pve2', 'dev-box', {
+      config: qemu(seed, 104, 'dev-box', {
         cores: 2,
         memory: 4096,
         disk: 40,
@@ -273,7 +272,7 @@ function smallDataset(seed: number): Dataset {
       node: 'pve2',
       status: 'running',
       pool: 'development',
-      config: qemu(seed, 105, 'pve2', 'ci-runner', {
+      config: qemu(seed, 105, 'ci-runner', {
         cores: 8,
         memory: 16384,
         disk: 100,
@@ -286,7 +285,7 @@ function smallDataset(seed: number): Dataset {
       type: 'qemu',
       node: 'pve2',
       status: 'running',
-      config: qemu(seed, 106, 'pve2', 'legacy-app', {
+      config: qemu(seed, 106, 'legacy-app', {
         cores: 1,
         memory: 1024,
         disk: 16,
@@ -301,7 +300,7 @@ function smallDataset(seed: number): Dataset {
       type: 'qemu',
       node: 'pve3',
       status: 'stopped',
-      config: qemu(seed, 107, 'pve3', 'backup-test', { cores: 2, memory: 2048, disk: 32 }),
+      config: qemu(seed, 107, 'backup-test', { cores: 2, memory: 2048, disk: 32 }),
     },
     {
       vmid: 200,
@@ -352,7 +351,7 @@ function smallDataset(seed: number): Dataset {
       type: 'qemu',
       node: 'pve2',
       status: 'stopped',
-      config: qemu(seed, 9000, 'pve2', 'debian-12-template', {
+      config: qemu(seed, 9000, 'debian-12-template', {
         cores: 2,
         memory: 2048,
         disk: 16,
@@ -524,7 +523,7 @@ function largeDataset(seed: number): Dataset {
         node,
         status: template ? 'stopped' : status,
         pool,
-        config: qemu(seed, vmid, node, name, {
+        config: qemu(seed, vmid, name, {
           cores: rng.pick([1, 2, 4, 8]),
           memory: rng.pick([1024, 2048, 4096, 8192, 16384]),
           disk: rng.pick([16, 32, 64, 128]),

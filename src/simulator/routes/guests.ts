@@ -229,13 +229,12 @@ function checkBridges(cluster: Cluster, guest: SimGuest): void {
   }
 }
 
-function startGuest(cluster: Cluster, guest: SimGuest, now: number): void {
+function startGuest(guest: SimGuest, now: number): void {
   applyPending(guest);
   guest.running = true;
   guest.paused = false;
   guest.startedAt = now;
   guest.agentProcesses.clear();
-  void cluster;
 }
 
 function stopGuest(guest: SimGuest): void {
@@ -360,7 +359,7 @@ function powerAction(type: GuestType, action: string) {
             checkBridges(cluster, guest);
             const resumed = guest.config.lock === 'suspended';
             if (resumed) delete guest.config.lock;
-            startGuest(cluster, guest, clock.now());
+            startGuest(guest, clock.now());
             return resumed ? ['resuming VM from saved state'] : [];
           },
         });
@@ -426,7 +425,7 @@ function powerAction(type: GuestType, action: string) {
           run: () => {
             lockCheck();
             if (guest.ignoreShutdown) throw new TaskError('VM quit/powerdown failed - got timeout');
-            startGuest(cluster, guest, clock.now());
+            startGuest(guest, clock.now());
             return [];
           },
         });
@@ -498,7 +497,7 @@ function powerAction(type: GuestType, action: string) {
               const state = guest.config.vmstate;
               if (state) cluster.removeVolume(node, state);
               delete guest.config.vmstate;
-              startGuest(cluster, guest, clock.now());
+              startGuest(guest, clock.now());
               return ['resuming VM from saved state'];
             }
             lockCheck();
@@ -685,7 +684,7 @@ function createGuest(type: GuestType) {
       log: allocated.map((v) => `  Logical volume "${v.split(':')[1]}" created.`),
       run: () => {
         delete guest.config.lock;
-        if (start) startGuest(cluster, guest, ctx.clock.now());
+        if (start) startGuest(guest, ctx.clock.now());
         return [];
       },
       abort: () => {
@@ -810,7 +809,7 @@ function restoreGuest(
       guest.snapshots.clear();
       guest.pending = {};
       guest.pendingDelete.clear();
-      if (bool(ctx, 'start')) startGuest(cluster, guest, ctx.clock.now());
+      if (bool(ctx, 'start')) startGuest(guest, ctx.clock.now());
       return lines;
     },
     abort: () => {
@@ -1078,7 +1077,7 @@ function migrateGuest(type: GuestType) {
         }
         const wasRunning = guest.running;
         guest.node = target;
-        if (type === 'lxc' && wasRunning && restart) startGuest(cluster, guest, ctx.clock.now());
+        if (type === 'lxc' && wasRunning && restart) startGuest(guest, ctx.clock.now());
         return [
           `migration finished successfully (duration 00:00:0${Math.min(9, 1 + localDisks.length)})`,
         ];
