@@ -6,6 +6,9 @@ export { contract };
 
 interface CompiledRoute {
   segments: string[];
+  template: string;
+  /** Segments that are not parameters: the route with more of them wins. */
+  literals: number;
   /** A final `{volume}` takes the rest of the path: volume ids contain slashes. */
   greedyTail: boolean;
   operations: Map<HttpMethod, ContractOperation>;
@@ -23,6 +26,8 @@ const routes: CompiledRoute[] = [];
       const last = segments[segments.length - 1] ?? '';
       route = {
         segments,
+        template: `/${segments.join('/')}`,
+        literals: segments.filter((s) => !s.startsWith('{')).length,
         greedyTail: GREEDY_PARAMS.has(last.slice(1, -1)),
         operations: new Map(),
       };
@@ -31,6 +36,12 @@ const routes: CompiledRoute[] = [];
     }
     route.operations.set(op.method, op);
   }
+}
+// Routes by their number of segments, so a path is matched against the few that can fit it.
+const bySize = new Map<number, CompiledRoute[]>();
+for (const route of routes) {
+  const size = route.greedyTail ? -1 : route.segments.length;
+  bySize.set(size, [...(bySize.get(size) ?? []), route]);
 }
 
 export interface RouteMatch {
@@ -79,15 +90,14 @@ function matchRoute(route: CompiledRoute, parts: string[]): Record<string, strin
 export function matchOperation(method: string, path: string): RouteMatch | undefined {
   const parts = splitPath(path);
   if (!parts) return undefined;
-  let best: { route: CompiledRoute; params: Record<string, string>; literals: number } | undefined;
-  for (const route of routes) {
+  let best: { route: CompiledRoute; params: Record<string, string> } | undefined;
+  for (const route of [...(bySize.get(parts.length) ?? []), ...(bySize.get(-1) ?? [])]) {
     const params = matchRoute(route, parts);
     if (!params) continue;
-    const literals = route.segments.filter((s) => !s.startsWith('{')).length;
-    if (!best || literals > best.literals) best = { route, params, literals };
+    if (!best || route.literals > best.route.literals) best = { route, params };
   }
   if (!best) return undefined;
-  const template = `/${best.route.segments.join('/')}`;
+  const { template } = best.route;
   const operation = best.route.operations.get(method as HttpMethod);
   return operation
     ? { operation, template, params: best.params }

@@ -15,6 +15,9 @@ const PATTERNS: [RegExp, string][] = [
   [/(password["']?\s*[:=]\s*["']?)[^\s&;"',}]+/gi, `$1${MASK}`],
 ];
 
+// Every pattern above needs one of these words: text without them (most) skips the patterns.
+const TRIGGER = /PVEAPIToken|PVE:|PVEAuthCookie|CSRFPreventionToken|password/i;
+
 export class Redactor {
   private readonly secrets = new Set<string>();
 
@@ -25,7 +28,8 @@ export class Redactor {
 
   redact(text: string): string {
     let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join(MASK);
+    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    if (!TRIGGER.test(out)) return out;
     for (const [re, replacement] of PATTERNS) out = out.replace(re, replacement);
     return out;
   }
