@@ -4,12 +4,12 @@
  * built-in simulator. Logs go to stderr; on stdio, stdout carries only the protocol.
  */
 import { parseArgs } from 'node:util';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { flagsOf, OPTIONS } from './config/flags.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, type Gathered, gatherConfig, surfaceKey } from './config/raw.js';
 import type { Config } from './config/schema.js';
-import { createServer } from './server/create.js';
-import { buildDeps, closeDeps } from './server/deps.js';
-import { SelectionError, selectTools } from './tools/registry.js';
+import type { ServerDeps } from './server/create.js';
+import { readSurface, serveStdio } from './transports/stdio.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: proxmox-mcp [options]            serve MCP over stdio
@@ -97,29 +97,80 @@ async function serve(argv: string[]): Promise<number> {
       fingerprint: sim.fingerprint,
     };
   }
-  let config: Config;
+  let gathered: Gathered;
   try {
-    config = loadConfig({ flags: flagsOf(values), fallbackCluster });
-    // An unknown tool or toolset stops the start, before any client connects.
-    selectTools({
-      toolsets: config.toolsets,
-      tools: config.tools,
-      excludeTools: config.excludeTools,
-    });
+    gathered = gatherConfig({ flags: flagsOf(values), fallbackCluster });
   } catch (err) {
     await closeDemo?.();
     throw err;
   }
-  logLevel = config.logLevel;
-  const deps = buildDeps(config, {
-    version: VERSION,
-    logger: { warn: (m) => log('warn', `warning: ${m}`) },
+  // The checked configuration and the server factory, each made once, when first needed.
+  let config: Config | undefined;
+  let deps: ServerDeps | undefined;
+  const check = async () => {
+    if (!config) {
+      const { validateConfig } = await import('./config/load.js');
+      config = validateConfig(gathered);
+      logLevel = config.logLevel;
+    }
+    return config;
+  };
+  let prepared: Promise<() => McpServer> | undefined;
+  const prepare = () => {
+    prepared ??= (async () => {
+      const checked = await check();
+      const [{ selectTools }, { createServer }, { buildDeps }] = await Promise.all([
+        import('./tools/registry.js'),
+        import('./server/create.js'),
+        import('./server/deps.js'),
+      ]);
+      // An unknown tool or toolset stops the start.
+      selectTools({
+        toolsets: checked.toolsets,
+        tools: checked.tools,
+        excludeTools: checked.excludeTools,
+      });
+      const built = buildDeps(checked, {
+        version: VERSION,
+        logger: { warn: (m) => log('warn', `warning: ${m}`) },
+      });
+      deps = built;
+      return () => createServer(checked, built);
+    })();
+    return prepared;
+  };
+  const stop = async () => {
+    if (deps) {
+      const { closeDeps } = await import('./server/deps.js');
+      await closeDeps(deps);
+    }
+    await closeDemo?.();
+  };
+  const signalled = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
   });
-  const factory = () => createServer(config, deps);
-  let stop: () => Promise<void>;
-  if (config.http.enabled) {
+
+  // Over stdio, a configuration whose surface the build recorded starts without loading the server.
+  const raw = gathered.raw;
+  const http = raw.http as { enabled?: unknown } | undefined;
+  const httpWanted = http?.enabled !== undefined && http.enabled !== false;
+  const surface =
+    values.demo || httpWanted
+      ? undefined
+      : readSurface(new URL('./surface.json', import.meta.url), surfaceKey(raw), VERSION);
+  if (!surface) {
+    // Without a recording, a wrong configuration stops the start, before any client connects.
+    try {
+      await prepare();
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+  if (config?.http.enabled) {
     const { serveHttp } = await import('./transports/http.js');
-    const running = await serveHttp(factory, {
+    const running = await serveHttp(await prepare(), {
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
@@ -129,26 +180,26 @@ async function serve(argv: string[]): Promise<number> {
     });
     if (values.demo) process.stderr.write(`${clientHelp(running.url)}\n`);
     else log('info', `serving MCP at ${running.url}`);
-    stop = () => running.close();
-  } else {
-    if (values.demo)
-      log('info', 'demo: serving a simulated cluster (3 nodes, 13 guests) over stdio');
-    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
-    const handle = serveStdio(factory, { onerror: (err) => log('error', `error: ${err.message}`) });
-    stop = () => handle.close();
+    await signalled;
+    await running.close();
+    await stop();
+    return 0;
   }
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    if (!config.http.enabled) {
-      process.stdin.once('end', done);
-      process.stdin.once('close', done);
-    }
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+  if (values.demo) log('info', 'demo: serving a simulated cluster (3 nodes, 13 guests) over stdio');
+  const handle = serveStdio({
+    surface,
+    check: async () => {
+      await check();
+    },
+    prepare,
+    onerror: (err) => log('error', `error: ${err.message}`),
   });
-  await stop();
-  await closeDeps(deps);
-  await closeDemo?.();
+  try {
+    await Promise.race([handle.done, signalled]);
+  } finally {
+    await handle.close();
+    await stop();
+  }
   return 0;
 }
 
@@ -169,7 +220,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const known = err instanceof ConfigError || err instanceof SelectionError;
+    // A wrong setting, or an unknown tool or toolset (a SelectionError is a ConfigError).
+    const known = err instanceof ConfigError;
     log('error', err instanceof Error ? err.message : String(err));
     process.exitCode = known ? 2 : 1;
   },

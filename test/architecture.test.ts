@@ -75,4 +75,34 @@ describe('dependencies point downward', () => {
       .map((g) => g.file);
     expect(bad).toEqual([]);
   });
+
+  it('the stdio start loads no SDK, zod or tools until it needs them', () => {
+    // Follow the value imports cli.ts makes when it starts (not types, not import()).
+    const valueImports = (file: string) =>
+      [
+        ...readFileSync(join(src, file), 'utf8').matchAll(
+          /^(?:import|export)\s+(?!type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm,
+        ),
+      ].map((m) => m[1] ?? '');
+    const loaded = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      for (const spec of valueImports(file)) {
+        if (spec.startsWith('.'))
+          visit(relative(src, join(src, file, '..', spec)).replace(/\.js$/, '.ts'));
+        else packages.add(spec);
+      }
+    };
+    visit('cli.ts');
+    expect([...packages].filter((p) => !p.startsWith('node:'))).toEqual([]);
+    expect([...loaded].sort()).toEqual([
+      'cli.ts',
+      'config/flags.ts',
+      'config/raw.ts',
+      'transports/stdio.ts',
+      'version.ts',
+    ]);
+  });
 });

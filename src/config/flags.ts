@@ -1,6 +1,6 @@
 /** The command-line flags that feed the configuration, shared by the server and `doctor`. */
 import type { parseArgs } from 'node:util';
-import type { ConfigFlags } from './load.js';
+import type { ConfigFlags } from './raw.js';
 
 export const OPTIONS = {
   config: { type: 'string' },

@@ -3,6 +3,7 @@
  * every one), single tools added, tools excluded, and read-only mode, applied in that order.
  * An unknown name is an error, not a silent no-op.
  */
+import { ConfigError } from '../config/raw.js';
 import { TOOLSETS, type Toolset } from '../config/schema.js';
 import { accessTools } from './access.js';
 import { agentExecTools, agentTools } from './agent.js';
@@ -33,7 +34,8 @@ export interface ToolSelection {
   readOnly?: boolean;
 }
 
-export class SelectionError extends Error {}
+/** A tool or toolset the configuration names that does not exist. */
+export class SelectionError extends ConfigError {}
 
 export function selectTools(selection: ToolSelection, catalogue: AnyTool[] = ALL_TOOLS): AnyTool[] {
   const byName = new Map(catalogue.map((t) => [t.name, t]));
