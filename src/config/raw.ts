@@ -60,6 +60,19 @@ function envSecret(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return env[name] || undefined;
 }
 
+/** The settings that are not a cluster's. */
+const GLOBAL_KEYS = new Set([
+  'toolsets',
+  'tools',
+  'excludeTools',
+  'readOnly',
+  'confirm',
+  'auditLog',
+  'logLevel',
+  'http',
+  'demo',
+]);
+
 function readConfigFile(path: string): Raw {
   let text: string;
   try {
@@ -85,30 +98,10 @@ function readConfigFile(path: string): Raw {
   const raw = data as Raw;
   // A file with one cluster may write it at the top level.
   if (raw.url !== undefined && raw.clusters === undefined) {
-    const {
-      clusters: _c,
-      toolsets,
-      tools,
-      excludeTools,
-      readOnly,
-      confirm,
-      auditLog,
-      logLevel,
-      http,
-      demo,
-      ...cluster
-    } = raw;
+    const entries = Object.entries(raw);
     return {
-      toolsets,
-      tools,
-      excludeTools,
-      readOnly,
-      confirm,
-      auditLog,
-      logLevel,
-      http,
-      demo,
-      clusters: [cluster],
+      ...Object.fromEntries(entries.filter(([k]) => GLOBAL_KEYS.has(k))),
+      clusters: [Object.fromEntries(entries.filter(([k]) => !GLOBAL_KEYS.has(k)))],
     };
   }
   return raw;

@@ -60,6 +60,9 @@ function rawClient(extraEnv: Record<string, string> = {}) {
     answers,
     exited,
     stderr: () => stderr,
+    write(line: string) {
+      child.stdin.write(`${line}\n`);
+    },
     notify(method: string) {
       child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method })}\n`);
     },
@@ -132,6 +135,21 @@ describe('the stdio start', () => {
       expect(c.answers.every((a) => !a.error)).toBe(true);
     } finally {
       expect(await c.close()).toBe(0);
+    }
+  });
+
+  it('leaves input it cannot read to the server, which skips it', async () => {
+    const c = rawClient();
+    try {
+      c.write('{"jsonrpc": "2.0", "id": 1, "method": ');
+      const init = await c.request('initialize', initialize('2025-11-25'));
+      expect(init.result).toMatchObject({ protocolVersion: '2025-11-25' });
+      c.notify('notifications/initialized');
+      const list = await c.request('tools/list');
+      expect((list.result as { tools: unknown[] }).tools.length).toBeGreaterThan(30);
+      expect(c.answers.map((a) => a.id)).toEqual([1, 2]);
+    } finally {
+      await c.close();
     }
   });
 
