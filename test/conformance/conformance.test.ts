@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSim, type TestSim } from '../helpers/sim.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'dist/cli.js');
@@ -27,7 +28,9 @@ const run = (cmd: string, args: string[], env: Record<string, string> = {}) =>
 
 let server: ChildProcess;
 let url = '';
+let sim: TestSim;
 beforeAll(async () => {
+  sim = await startTestSim({ clock: 'real', taskScale: 0.02 });
   server = spawn(process.execPath, [cli, '--http', '--demo', '--port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -41,8 +44,9 @@ beforeAll(async () => {
     server.once('exit', (code) => reject(new Error(`server exited ${code}: ${text}`)));
   });
 });
-afterAll(() => {
+afterAll(async () => {
   server.kill('SIGTERM');
+  await sim.close();
 });
 
 describe('protocol conformance', () => {
@@ -68,10 +72,22 @@ describe('MCP Inspector CLI', () => {
   // The Inspector writes under $HOME.
   const env = { HOME: mkdtempSync(join(tmpdir(), 'pmcp-inspector-')) };
 
-  it('lists tools and calls one over stdio', async () => {
+  // The demo loads everything at the start; a configured cluster starts from the recorded surface.
+  it.each([
+    ['the demo', () => [process.execPath, cli, '--demo']],
+    [
+      'a configured cluster',
+      () => [
+        ...['-e', `PROXMOX_URL=${sim.url}`],
+        ...['-e', `PROXMOX_API_TOKEN=${sim.token.id}=${sim.token.secret}`],
+        process.execPath,
+        cli,
+      ],
+    ],
+  ])('lists tools and calls one over stdio, against %s', async (_what, launch) => {
     const list = await run(
       bin('mcp-inspector-cli'),
-      ['--cli', process.execPath, cli, '--demo', '--method', 'tools/list'],
+      ['--cli', ...launch(), '--method', 'tools/list'],
       env,
     );
     expect(list.code, list.stderr).toBe(0);
@@ -82,9 +98,7 @@ describe('MCP Inspector CLI', () => {
       bin('mcp-inspector-cli'),
       [
         '--cli',
-        process.execPath,
-        cli,
-        '--demo',
+        ...launch(),
         '--method',
         'tools/call',
         '--tool-name',
