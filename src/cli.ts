@@ -188,9 +188,7 @@ async function serve(argv: string[]): Promise<number> {
   if (values.demo) log('info', 'demo: serving a simulated cluster (3 nodes, 13 guests) over stdio');
   const handle = serveStdio({
     surface,
-    check: async () => {
-      await check();
-    },
+    check,
     prepare,
     onerror: (err) => log('error', `error: ${err.message}`),
   });

@@ -39,7 +39,7 @@ export interface StdioOptions {
   /** Discovery answers recorded for this configuration; without them the server loads at once. */
   surface?: RecordedSurface;
   /** Checks the configuration in full. */
-  check: () => Promise<void>;
+  check: () => Promise<unknown>;
   /** Loads the server: checks the configuration and builds the factory. */
   prepare: () => Promise<() => McpServer>;
   onerror: (error: Error) => void;
@@ -85,7 +85,7 @@ export function serveStdio(opts: StdioOptions): StdioHandle {
   let loading = false;
   let ended = false;
   let failed = false;
-  let checking: Promise<void> | undefined;
+  let checking: Promise<unknown> | undefined;
   let settle!: { resolve: () => void; reject: (err: unknown) => void };
   const done = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
