@@ -49,18 +49,29 @@ type CallResult = {
   isError?: boolean;
 };
 
-/** JSON Schema without `$schema`: MCP's default dialect is 2020-12, and the key costs context. */
+/**
+ * JSON Schema without `$schema`: MCP's default dialect is 2020-12, and the key costs context. Each
+ * conversion is made once: the SDK asks again for every server instance, and HTTP makes one per
+ * request. The SDK copies what it changes, so the cached schema is shared read-only.
+ */
 function compact<S extends z.ZodType>(schema: S): S {
   const std = schema['~standard'] as unknown as {
-    jsonSchema: {
-      input(o: unknown): Record<string, unknown>;
-      output(o: unknown): Record<string, unknown>;
-    };
+    jsonSchema: Record<'input' | 'output', (o?: { target?: string }) => Record<string, unknown>>;
   };
-  const strip = ({ $schema: _dialect, ...rest }: Record<string, unknown>) => rest;
+  const cache = new Map<string, Record<string, unknown>>();
+  const convert = (io: 'input' | 'output', o?: { target?: string }) => {
+    const key = `${io} ${o?.target}`;
+    let json = cache.get(key);
+    if (!json) {
+      const { $schema: _dialect, ...rest } = std.jsonSchema[io](o);
+      json = rest;
+      cache.set(key, json);
+    }
+    return json;
+  };
   const jsonSchema = {
-    input: (o: unknown) => strip(std.jsonSchema.input(o)),
-    output: (o: unknown) => strip(std.jsonSchema.output(o)),
+    input: (o?: { target?: string }) => convert('input', o),
+    output: (o?: { target?: string }) => convert('output', o),
   };
   return new Proxy(schema, {
     get(target, key, receiver) {
@@ -101,6 +112,26 @@ export function createServer(config: Config, deps: ServerDeps): McpServer {
     },
   );
   const names = [...deps.clusters.keys()];
+  for (const prepared of preparedTools(config, deps)) registerTool(server, prepared, config, deps);
+  registerResources(server, names[0] as string, deps.clusters.get(names[0] as string) as PveApi);
+  registerPrompts(server);
+  return server;
+}
+
+/** A selected tool with the schemas it is offered with. */
+interface PreparedTool {
+  tool: AnyTool;
+  input: z.ZodObject;
+  output: z.ZodObject;
+}
+
+// Made once per configuration: HTTP builds a server for every request.
+const prepared = new WeakMap<ServerDeps, { config: Config; tools: PreparedTool[] }>();
+
+function preparedTools(config: Config, deps: ServerDeps): PreparedTool[] {
+  const cached = prepared.get(deps);
+  if (cached?.config === config) return cached.tools;
+  const names = [...deps.clusters.keys()];
   // A tool is offered when some cluster could run it; per-cluster read-only is enforced per call.
   const allReadOnly = config.readOnly || [...deps.policies.values()].every((p) => p.readOnly);
   const tools = selectTools({
@@ -119,46 +150,48 @@ export function createServer(config: Config, deps: ServerDeps): McpServer {
     if (api)
       tools.push({ ...api, access: 'read', input: api.input.extend({ method: z.enum(['GET']) }) });
   }
-  for (const tool of tools) registerTool(server, tool, config, deps, names);
-  registerResources(server, names[0] as string, deps.clusters.get(names[0] as string) as PveApi);
-  registerPrompts(server);
-  return server;
+  const result = tools.map((tool) => {
+    let input = tool.input;
+    if (names.length > 1)
+      input = input.extend({
+        cluster: z.enum(names as [string, ...string[]]).describe('Cluster to act on'),
+      });
+    if (isChanging(tool)) input = input.extend({ dryRun: z.boolean().optional() });
+    if (mayConfirm(tool, config))
+      input = input.extend({
+        confirm: z.boolean().optional().describe('User agreed'),
+      });
+    // A dry run answers the plan instead of the outcome, so changing tools' fields are all optional.
+    const output = isChanging(tool)
+      ? tool.output.partial().extend({ dryRun: dryRunOutput.optional() })
+      : tool.output;
+    return { tool, input: compact(input), output: compact(output) };
+  });
+  prepared.set(deps, { config, tools: result });
+  return result;
 }
+
+const isChanging = (tool: AnyTool) => tool.access !== 'read' || tool.name === 'proxmox_api_request';
+const mayConfirm = (tool: AnyTool, config: Config) =>
+  config.confirm === 'elicit' &&
+  (tool.access === 'destructive' || tool.name === 'proxmox_api_request');
 
 function registerTool(
   server: McpServer,
-  tool: AnyTool,
+  { tool, input, output }: PreparedTool,
   config: Config,
   deps: ServerDeps,
-  names: string[],
 ): void {
+  const names = [...deps.clusters.keys()];
   const multi = names.length > 1;
-  const changing = tool.access !== 'read' || tool.name === 'proxmox_api_request';
-  const mayConfirm =
-    config.confirm === 'elicit' &&
-    (tool.access === 'destructive' || tool.name === 'proxmox_api_request');
-  let input = tool.input;
-  if (multi)
-    input = input.extend({
-      cluster: z.enum(names as [string, ...string[]]).describe('Cluster to act on'),
-    });
-  if (changing) input = input.extend({ dryRun: z.boolean().optional() });
-  if (mayConfirm)
-    input = input.extend({
-      confirm: z.boolean().optional().describe('User agreed'),
-    });
-  // A dry run answers the plan instead of the outcome, so changing tools' fields are all optional.
-  const output = changing
-    ? tool.output.partial().extend({ dryRun: dryRunOutput.optional() })
-    : tool.output;
 
   server.registerTool(
     tool.name,
     {
       title: tool.title,
       description: tool.description,
-      inputSchema: compact(input),
-      outputSchema: compact(output),
+      inputSchema: input,
+      outputSchema: output,
       annotations: annotations(tool),
     },
     async (rawArgs: Record<string, unknown>, ctx) => {

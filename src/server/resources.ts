@@ -138,6 +138,18 @@ const user = (text: string) => ({
   messages: [{ role: 'user' as const, content: { type: 'text' as const, text } }],
 });
 
+// Built once: HTTP registers the prompts on a server made for every request.
+const CAPACITY_ARGS = z.object({
+  cores: z.string().describe('vCPUs'),
+  memory: z.string().describe('Memory in MiB'),
+  disk: z.string().describe('Disk in GiB'),
+});
+const PROVISION_ARGS = z.object({
+  name: z.string().describe('VM name'),
+  purpose: z.string().optional().describe('What it is for'),
+});
+const TRIAGE_ARGS = z.object({ vmid: z.string().describe('VM or container ID') });
+
 export function registerPrompts(server: McpServer): void {
   server.registerPrompt(
     'cluster_health_report',
@@ -164,11 +176,7 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Capacity planning for a new guest',
       description: 'Which node and storage can take a new VM or container of a given size',
-      argsSchema: z.object({
-        cores: z.string().describe('vCPUs'),
-        memory: z.string().describe('Memory in MiB'),
-        disk: z.string().describe('Disk in GiB'),
-      }),
+      argsSchema: CAPACITY_ARGS,
     },
     ({ cores, memory, disk }) =>
       user(
@@ -185,10 +193,7 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Guided VM provisioning',
       description: 'Create a VM step by step: choose node, storage and ISO, confirm, create, start',
-      argsSchema: z.object({
-        name: z.string().describe('VM name'),
-        purpose: z.string().optional().describe('What it is for'),
-      }),
+      argsSchema: PROVISION_ARGS,
     },
     ({ name, purpose }) =>
       user(
@@ -206,7 +211,7 @@ export function registerPrompts(server: McpServer): void {
       title: 'Triage a misbehaving guest',
       description:
         'Find out why a VM or container misbehaves: state, locks, load, recent tasks, agent',
-      argsSchema: z.object({ vmid: z.string().describe('VM or container ID') }),
+      argsSchema: TRIAGE_ARGS,
     },
     ({ vmid }) =>
       user(
