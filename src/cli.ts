@@ -104,38 +104,41 @@ async function serve(argv: string[]): Promise<number> {
     await closeDemo?.();
     throw err;
   }
-  // The checked configuration and the server factory, each made once, when first needed.
+  // The checked configuration with what it opens (clients, CA files, the audit log), and the
+  // server factory: each made once, when first needed.
   let config: Config | undefined;
   let deps: ServerDeps | undefined;
   const check = async () => {
     if (!config) {
-      const { validateConfig } = await import('./config/load.js');
-      config = validateConfig(gathered);
-      logLevel = config.logLevel;
+      const [{ validateConfig }, { buildDeps }] = await Promise.all([
+        import('./config/load.js'),
+        import('./server/deps.js'),
+      ]);
+      const checked = validateConfig(gathered);
+      logLevel = checked.logLevel;
+      deps = buildDeps(checked, {
+        version: VERSION,
+        logger: { warn: (m) => log('warn', `warning: ${m}`) },
+      });
+      config = checked;
     }
-    return config;
+    return { config, deps: deps as ServerDeps };
   };
   let prepared: Promise<() => McpServer> | undefined;
   const prepare = () => {
     prepared ??= (async () => {
       const checked = await check();
-      const [{ selectTools }, { createServer }, { buildDeps }] = await Promise.all([
+      const [{ selectTools }, { createServer }] = await Promise.all([
         import('./tools/registry.js'),
         import('./server/create.js'),
-        import('./server/deps.js'),
       ]);
       // An unknown tool or toolset stops the start.
       selectTools({
-        toolsets: checked.toolsets,
-        tools: checked.tools,
-        excludeTools: checked.excludeTools,
+        toolsets: checked.config.toolsets,
+        tools: checked.config.tools,
+        excludeTools: checked.config.excludeTools,
       });
-      const built = buildDeps(checked, {
-        version: VERSION,
-        logger: { warn: (m) => log('warn', `warning: ${m}`) },
-      });
-      deps = built;
-      return () => createServer(checked, built);
+      return () => createServer(checked.config, checked.deps);
     })();
     return prepared;
   };

@@ -6,9 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'undici';
 import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
-import { getOperation, matchOperation } from '../contract/index.js';
 import type { ContractOperation, HttpMethod } from '../contract/types.js';
-import { validateParams } from '../contract/validate.js';
 import { type AuthStrategy, type TicketAnswer, TicketAuth, TokenAuth } from './auth.js';
 import { encodeForm, normalize, type WireValue } from './codec.js';
 import { PveApiError } from './errors.js';
@@ -78,6 +76,19 @@ interface RawAnswer {
   statusText: string;
   body: string;
 }
+
+// The contract (its data is large) loads with the first request, like undici: a server that has
+// only listed its tools has not needed it.
+let contractReady:
+  | Promise<typeof import('../contract/index.js') & typeof import('../contract/validate.js')>
+  | undefined;
+const contract = () => {
+  contractReady ??= Promise.all([
+    import('../contract/index.js'),
+    import('../contract/validate.js'),
+  ]).then(([index, validate]) => ({ ...index, ...validate }));
+  return contractReady;
+};
 
 const NOT_SENT_CODES = new Set([
   'ECONNREFUSED',
@@ -163,6 +174,7 @@ export class PveClient {
     opts: CallOptions = {},
   ): Promise<ApiReturns[K]> {
     const space = key.indexOf(' ');
+    const { getOperation } = await contract();
     const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
     if (!op) throw new Error(`${key} is not in the API contract`);
     return (await this.send(op, params as Record<string, WireValue>, opts)).data as ApiReturns[K];
@@ -175,6 +187,7 @@ export class PveClient {
     opts: CallOptions = {},
   ): Promise<{ data: ApiReturns[K]; total?: number }> {
     const space = key.indexOf(' ');
+    const { getOperation } = await contract();
     const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
     if (!op) throw new Error(`${key} is not in the API contract`);
     const answer = await this.send(op, params as Record<string, WireValue>, opts);
@@ -191,7 +204,7 @@ export class PveClient {
     params: Record<string, WireValue> = {},
     opts: CallOptions = {},
   ): Promise<unknown> {
-    const match = matchOperation(method.toUpperCase(), path);
+    const match = (await contract()).matchOperation(method.toUpperCase(), path);
     if (!match?.operation) {
       throw new PveApiError({
         status: 501,
@@ -262,7 +275,7 @@ export class PveClient {
     const given = Object.fromEntries(
       Object.entries(params).filter(([, v]) => v !== undefined && v !== null),
     );
-    const checked = validateParams(op, given, { strictBoolean: false });
+    const checked = (await contract()).validateParams(op, given, { strictBoolean: false });
     const displayPath = op.path.replace(/\{(\w+)\}/g, (_, name: string) =>
       String(given[name] ?? `{${name}}`),
     );
@@ -473,7 +486,7 @@ export class PveClient {
   /** POST /access/ticket, which needs no authentication (used by ticket auth). */
   private async login(username: string, password: string): Promise<TicketAnswer> {
     this.redactor.add(password);
-    const op = getOperation('POST', '/access/ticket') as ContractOperation;
+    const op = (await contract()).getOperation('POST', '/access/ticket') as ContractOperation;
     const body = encodeForm({ username, password });
     const raw = await this.limiter
       .run(() => this.rawExchange('POST', `${this.apiPrefix}${op.path}`, {}, body, {}))

@@ -1,4 +1,5 @@
 /** What a server needs, built once from the configuration: clients, policies, audit log. */
+import { ConfigError } from '../config/raw.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { AuditLog } from '../policy/audit.js';
 import { type ClusterPolicy, ConfirmationSeal, clusterPolicy } from '../policy/policy.js';
@@ -25,6 +26,17 @@ function clusterApi(cluster: ClusterConfig, policy: ClusterPolicy, logger?: Logg
   );
 }
 
+/** Opens a file the configuration names; a failure is a configuration error naming the setting. */
+function opening<T>(setting: string, path: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw err;
+    throw new ConfigError(`${setting}: cannot open '${path}' (${code})`);
+  }
+}
+
 export function buildDeps(
   config: Config,
   opts: { version: string; logger?: Logger; auditStream?: { write(text: string): unknown } },
@@ -33,16 +45,25 @@ export function buildDeps(
   const clusters = new Map(
     config.clusters.map((c) => [
       c.name,
-      clusterApi(c, policies.get(c.name) as ClusterPolicy, opts.logger),
+      opening(`caFile of cluster '${c.name}' (PROXMOX_CA_FILE)`, c.caFile ?? '', () =>
+        clusterApi(c, policies.get(c.name) as ClusterPolicy, opts.logger),
+      ),
     ]),
   );
   return {
     clusters,
     policies,
     // Without a file, audit lines go to stderr at info level: quiet when the log level is higher.
-    audit: new AuditLog(
-      config.auditLog,
-      ['debug', 'info'].includes(config.logLevel) ? opts.auditStream : { write: () => undefined },
+    audit: opening(
+      'auditLog (PROXMOX_AUDIT_LOG or --audit-log)',
+      config.auditLog ?? '',
+      () =>
+        new AuditLog(
+          config.auditLog,
+          ['debug', 'info'].includes(config.logLevel)
+            ? opts.auditStream
+            : { write: () => undefined },
+        ),
     ),
     version: opts.version,
     seal: new ConfirmationSeal(),

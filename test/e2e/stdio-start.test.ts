@@ -205,6 +205,18 @@ describe('the stdio start', () => {
     }
   });
 
+  it('checks what the configuration opens once the tools are listed, and stops if it cannot', async () => {
+    const c = rawClient({ PROXMOX_AUDIT_LOG: '/nonexistent-dir/audit.jsonl' });
+    await c.request('initialize', initialize('2025-11-25'));
+    c.notify('notifications/initialized');
+    const list = await c.request('tools/list');
+    expect(list.result).toBeDefined();
+    expect(await c.exited).toBe(2);
+    expect(c.stderr()).toMatch(
+      /auditLog .*cannot open '\/nonexistent-dir\/audit.jsonl' \(ENOENT\)/,
+    );
+  });
+
   it('stops with the setting named when the configuration turns out wrong', async () => {
     const c = rawClient({ PROXMOX_API_TOKEN: 'not-a-token' });
     const init = await c.request('initialize', initialize('2025-11-25'));
