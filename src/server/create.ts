@@ -56,11 +56,11 @@ type CallResult = {
  */
 function compact<S extends z.ZodType>(schema: S): S {
   const std = schema['~standard'] as unknown as {
-    jsonSchema: Record<'input' | 'output', (o?: { target?: string }) => Record<string, unknown>>;
+    jsonSchema: Record<'input' | 'output', (o?: object) => Record<string, unknown>>;
   };
   const cache = new Map<string, Record<string, unknown>>();
-  const convert = (io: 'input' | 'output', o?: { target?: string }) => {
-    const key = `${io} ${o?.target}`;
+  const convert = (io: 'input' | 'output', o?: object) => {
+    const key = `${io} ${JSON.stringify(o ?? {})}`;
     let json = cache.get(key);
     if (!json) {
       const { $schema: _dialect, ...rest } = std.jsonSchema[io](o);
@@ -70,8 +70,8 @@ function compact<S extends z.ZodType>(schema: S): S {
     return json;
   };
   const jsonSchema = {
-    input: (o?: { target?: string }) => convert('input', o),
-    output: (o?: { target?: string }) => convert('output', o),
+    input: (o?: object) => convert('input', o),
+    output: (o?: object) => convert('output', o),
   };
   return new Proxy(schema, {
     get(target, key, receiver) {
