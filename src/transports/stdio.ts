@@ -6,7 +6,7 @@
  * what the client sent, in order, so the server's own state (the negotiated version, the client's
  * capabilities) is what it would have been: all but the lists and pings answered here, which change
  * nothing; its second answer to initialize is dropped. The configuration is checked in full once
- * the tools are listed.
+ * the tools are listed (or shortly after the start, whichever comes first).
  */
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -38,7 +38,7 @@ export function readSurface(file: URL, key: string, version: string): RecordedSu
 export interface StdioOptions {
   /** Discovery answers recorded for this configuration; without them the server loads at once. */
   surface?: RecordedSurface;
-  /** Checks the configuration in full. */
+  /** Checks the configuration in full, opening the files it names. */
   check: () => Promise<unknown>;
   /** Loads the server: checks the configuration and builds the factory. */
   prepare: () => Promise<() => McpServer>;
