@@ -106,46 +106,45 @@ async function serve(argv: string[]): Promise<number> {
   }
   // The checked configuration with what it opens (clients, CA files, the audit log), and the
   // server factory: each made once, when first needed.
-  let config: Config | undefined;
-  let deps: ServerDeps | undefined;
+  let checked: { config: Config; deps: ServerDeps } | undefined;
   const check = async () => {
-    if (!config) {
+    if (!checked) {
       const [{ validateConfig }, { buildDeps }] = await Promise.all([
         import('./config/load.js'),
         import('./server/deps.js'),
       ]);
-      const checked = validateConfig(gathered);
-      logLevel = checked.logLevel;
-      deps = buildDeps(checked, {
+      const config = validateConfig(gathered);
+      logLevel = config.logLevel;
+      const deps = buildDeps(config, {
         version: VERSION,
         logger: { warn: (m) => log('warn', `warning: ${m}`) },
       });
-      config = checked;
+      checked = { config, deps };
     }
-    return { config, deps: deps as ServerDeps };
+    return checked;
   };
   let prepared: Promise<() => McpServer> | undefined;
   const prepare = () => {
     prepared ??= (async () => {
-      const checked = await check();
+      const { config, deps } = await check();
       const [{ selectTools }, { createServer }] = await Promise.all([
         import('./tools/registry.js'),
         import('./server/create.js'),
       ]);
       // An unknown tool or toolset stops the start.
       selectTools({
-        toolsets: checked.config.toolsets,
-        tools: checked.config.tools,
-        excludeTools: checked.config.excludeTools,
+        toolsets: config.toolsets,
+        tools: config.tools,
+        excludeTools: config.excludeTools,
       });
-      return () => createServer(checked.config, checked.deps);
+      return () => createServer(config, deps);
     })();
     return prepared;
   };
   const stop = async () => {
-    if (deps) {
+    if (checked) {
       const { closeDeps } = await import('./server/deps.js');
-      await closeDeps(deps);
+      await closeDeps(checked.deps);
     }
     await closeDemo?.();
   };
@@ -171,6 +170,7 @@ async function serve(argv: string[]): Promise<number> {
       throw err;
     }
   }
+  const config = checked?.config;
   if (config?.http.enabled) {
     const { serveHttp } = await import('./transports/http.js');
     const running = await serveHttp(await prepare(), {
