@@ -7,6 +7,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { type GuestRef, type PveApi, parseUpid } from '../pve/index.js';
 import type { AnyTool } from '../tools/define.js';
+import { PolicyRefusal } from './refusal.js';
 import { type GuestFacts, Scope } from './scope.js';
 
 export type ConfirmMode = Config['confirm'];
@@ -30,15 +31,7 @@ export interface Preconditions {
   node?: string;
 }
 
-export class PolicyRefusal extends Error {
-  constructor(
-    message: string,
-    readonly decision: 'refused' | 'declined' = 'refused',
-  ) {
-    super(message);
-    this.name = 'PolicyRefusal';
-  }
-}
+export { PolicyRefusal };
 
 const kind = (g: { type: string }) => (g.type === 'qemu' ? 'VM' : 'Container');
 

@@ -3,6 +3,7 @@
  * (everything else is invisible), and protected guests (visible, never changed).
  */
 import type { ScopeConfig } from '../config/schema.js';
+import { splitTags } from '../pve/index.js';
 
 export interface GuestFacts {
   vmid: number;
@@ -21,16 +22,31 @@ const ranges = (specs: string[] | undefined): Range[] | undefined =>
   });
 
 const inRanges = (vmid: number, list: Range[]) => list.some(([a, b]) => vmid >= a && vmid <= b);
-const tagList = (tags: GuestFacts['tags']) =>
-  Array.isArray(tags) ? tags : (tags ?? '').split(/[;, ]+/).filter(Boolean);
 
 export class Scope {
   private readonly vmids?: Range[];
   private readonly protectedVmids: Range[];
+  // PVE stores tags lower-cased (pve-guest-common GuestHelpers.pm get_unique_tags).
+  private readonly protectedTags: string[];
 
   constructor(private readonly config: ScopeConfig) {
     this.vmids = ranges(config.vmids);
     this.protectedVmids = ranges(config.protected.vmids) ?? [];
+    this.protectedTags = config.protected.tags.map((t) => t.toLowerCase());
+  }
+
+  /** Pools that scope or protection name: their membership decides. */
+  get pools(): string[] {
+    return [...new Set([...(this.config.pools ?? []), ...this.config.protected.pools])];
+  }
+
+  get protectedPools(): string[] {
+    return this.config.protected.pools;
+  }
+
+  /** Pools the scope is limited to, if any. */
+  get scopePools(): string[] | undefined {
+    return this.config.pools;
   }
 
   /** True when some guests or nodes are out of scope. */
@@ -52,7 +68,7 @@ export class Scope {
   /** Why a guest is protected, or undefined when it is not. */
   protection(g: GuestFacts): string | undefined {
     if (inRanges(g.vmid, this.protectedVmids)) return `its ID is listed as protected`;
-    const tag = tagList(g.tags).find((t) => this.config.protected.tags.includes(t));
+    const tag = splitTags(g.tags).find((t) => this.protectedTags.includes(t.toLowerCase()));
     if (tag) return `it carries the tag '${tag}'`;
     if (g.pool && this.config.protected.pools.includes(g.pool))
       return `it is in the protected pool '${g.pool}'`;

@@ -114,31 +114,139 @@ export type GuestArea = ReturnType<typeof guestArea>;
 export interface Visibility {
   node(name: string): boolean;
   guest(row: { vmid: number; node?: string; pool?: string }): boolean;
+  /**
+   * Pools whose membership decisions depend on. PVE leaves `pool` out of guest rows for
+   * credentials without Pool.Audit on the pool, so membership is then read from the pool itself.
+   */
+  pools?: string[];
 }
 
 const everything: Visibility = { node: () => true, guest: () => true };
+
+/** PVE's tag string (`a;b`, also `,` or spaces) as a list; PVE compares tags lower-cased. */
+export const splitTags = (tags: string | string[] | undefined): string[] =>
+  Array.isArray(tags) ? tags : (tags ?? '').split(/[;, ]+/).filter(Boolean);
+
+/** Every guest of the cluster, with what decisions about it need. */
+export interface GuestFacts {
+  all: Map<number, GuestRef>;
+  visible: Map<number, GuestRef>;
+  /** Configured pools whose members could not be read (no Pool.Audit on them). */
+  unknownPools: string[];
+  /** When the facts were read (epoch ms). */
+  at: number;
+}
+
+/**
+ * The guests of a cluster from one /cluster/resources call, cached briefly for reads; decisions
+ * that allow a change ask for a fresh read. It reads through the client it was made with, never
+ * through a guarded or recording view, so the policy's own fact reads are not themselves checked.
+ */
+class GuestIndex {
+  private cache?: GuestFacts;
+  private loading?: Promise<GuestFacts>;
+
+  constructor(
+    private readonly client: PveClient,
+    private readonly visibility: Visibility,
+  ) {}
+
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  async get(opts: CallOptions | undefined, fresh: boolean): Promise<GuestFacts> {
+    if (!fresh && this.cache && Date.now() - this.cache.at < GUEST_CACHE_MS) return this.cache;
+    // Concurrent readers of the cache share one request; a fresh read always makes its own.
+    if (!fresh && this.loading) return this.loading;
+    const loading = this.read(opts);
+    if (!fresh) this.loading = loading;
+    try {
+      this.cache = await loading;
+      return this.cache;
+    } finally {
+      if (this.loading === loading) this.loading = undefined;
+    }
+  }
+
+  private async read(opts?: CallOptions): Promise<GuestFacts> {
+    const at = Date.now();
+    const rows = await this.client.call('GET /cluster/resources', { type: 'vm' }, opts);
+    const all = new Map<number, GuestRef>();
+    for (const r of rows) {
+      if ((r.type !== 'qemu' && r.type !== 'lxc') || r.vmid === undefined || !r.node) continue;
+      all.set(r.vmid, {
+        vmid: r.vmid,
+        type: r.type,
+        node: r.node,
+        name: r.name ?? '',
+        status: r.status ?? 'unknown',
+        template: r.template === 1,
+        lock: r.lock,
+        tags: r.tags,
+        pool: r.pool,
+      });
+    }
+    const unknownPools: string[] = [];
+    for (const pool of this.visibility.pools ?? []) {
+      // A row naming the pool shows these credentials may see its membership in the rows.
+      if ([...all.values()].some((g) => g.pool === pool)) continue;
+      const members = await this.members(pool, opts);
+      if (members === 'forbidden') unknownPools.push(pool);
+      else
+        for (const vmid of members) {
+          const guest = all.get(vmid);
+          if (guest) guest.pool = pool;
+        }
+    }
+    const visible = new Map([...all].filter(([, g]) => this.visibility.guest(g)));
+    return { all, visible, unknownPools, at };
+  }
+
+  /** The vmids of a pool: empty when it does not exist, `forbidden` without Pool.Audit on it. */
+  async members(pool: string, opts?: CallOptions): Promise<number[] | 'forbidden'> {
+    try {
+      const answer = await this.client.call('GET /pools/{poolid}', { poolid: pool }, opts);
+      return (answer.members as { vmid?: number }[])
+        .map((m) => Number(m.vmid))
+        .filter((id) => Number.isInteger(id));
+    } catch (err) {
+      if (err instanceof PveApiError && err.kind === 'permission') return 'forbidden';
+      if (err instanceof PveApiError && err.kind === 'not_found') return [];
+      throw err;
+    }
+  }
+}
 
 /** The whole API for one cluster. */
 export class PveApi {
   readonly client: PveClient;
   readonly qemu: GuestArea;
   readonly lxc: GuestArea;
-  private guestCache?: { at: number; all: Map<number, GuestRef>; visible: Map<number, GuestRef> };
+  private readonly index: GuestIndex;
 
   constructor(
     clientOrOptions: PveClient | PveClientOptions,
     readonly visibility: Visibility = everything,
+    index?: GuestIndex,
   ) {
     this.client =
       clientOrOptions instanceof PveClient ? clientOrOptions : new PveClient(clientOrOptions);
     this.qemu = guestArea(this.client, 'qemu');
     this.lxc = guestArea(this.client, 'lxc');
-    this.client.onWrite(() => this.invalidateGuests());
+    if (index) this.index = index;
+    else {
+      this.index = new GuestIndex(this.client, visibility);
+      this.client.onWrite(() => this.invalidateGuests());
+    }
   }
 
-  /** The same API over another client (one that records instead of sending, say). */
+  /**
+   * The same API over a view of its client (one that checks or records requests): the views share
+   * the guest index, which keeps reading through the original client.
+   */
   withClient(client: PveClient): PveApi {
-    return new PveApi(client, this.visibility);
+    return new PveApi(client, this.visibility, this.index);
   }
 
   private visibleRows<T extends { type?: string; vmid?: number; node?: string; pool?: string }>(
@@ -302,7 +410,7 @@ export class PveApi {
   };
 
   invalidateGuests(): void {
-    this.guestCache = undefined;
+    this.index.invalidate();
   }
 
   /**
@@ -313,27 +421,18 @@ export class PveApi {
     opts?: CallOptions,
     which: { all?: boolean } = {},
   ): Promise<Map<number, GuestRef>> {
-    if (!this.guestCache || Date.now() - this.guestCache.at >= GUEST_CACHE_MS) {
-      const rows = await this.client.call('GET /cluster/resources', { type: 'vm' }, opts);
-      const all = new Map<number, GuestRef>();
-      for (const r of rows) {
-        if ((r.type !== 'qemu' && r.type !== 'lxc') || r.vmid === undefined || !r.node) continue;
-        all.set(r.vmid, {
-          vmid: r.vmid,
-          type: r.type,
-          node: r.node,
-          name: r.name ?? '',
-          status: r.status ?? 'unknown',
-          template: r.template === 1,
-          lock: r.lock,
-          tags: r.tags,
-          pool: r.pool,
-        });
-      }
-      const visible = new Map([...all].filter(([, g]) => this.visibility.guest(g)));
-      this.guestCache = { at: Date.now(), all, visible };
-    }
-    return which.all ? this.guestCache.all : this.guestCache.visible;
+    const facts = await this.index.get(opts, false);
+    return which.all ? facts.all : facts.visible;
+  }
+
+  /** Every guest with its pool filled in; `fresh` reads them anew (for decisions on changes). */
+  guestFacts(fresh: boolean, opts?: CallOptions): Promise<GuestFacts> {
+    return this.index.get(opts, fresh);
+  }
+
+  /** A pool's vmids, read now; `forbidden` when the credentials lack Pool.Audit on it. */
+  poolMembers(pool: string, opts?: CallOptions): Promise<number[] | 'forbidden'> {
+    return this.index.members(pool, opts);
   }
 
   /** Finds a guest's node and type by vmid; a not_found PveApiError when there is none. */

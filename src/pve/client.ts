@@ -65,6 +65,15 @@ export type Interceptor = (
   path: string,
 ) => { data: unknown; total?: number } | undefined;
 
+/**
+ * Decides on every request before it is sent (or recorded by an interceptor): `check` throws to
+ * refuse one; `filter` may drop rows of an answer the caller must not see.
+ */
+export interface RequestGuard {
+  check(op: ContractOperation, params: Record<string, WireValue>): Promise<void>;
+  filter?(op: ContractOperation, data: unknown): Promise<unknown>;
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the client's request timeout for this call. */
@@ -124,6 +133,8 @@ export class PveClient {
   private readonly writeListeners: (() => void)[] = [];
   /** Offered each validated request first; an answer it gives is not sent (see `intercepted`). */
   private interceptor?: Interceptor;
+  /** Checks each validated request before anything else (see `guarded`). */
+  private guard?: RequestGuard;
 
   constructor(opts: PveClientOptions) {
     const url = new URL(opts.url.replace(/\/+$/, '').replace(/\/api2\/json$/, ''));
@@ -228,9 +239,24 @@ export class PveClient {
     return view;
   }
 
+  /**
+   * A view of this client whose every request passes `guard` first, whoever builds it. The view
+   * shares connections, credentials and limits; views made from it (a dry run's) keep the guard.
+   */
+  guarded(guard: RequestGuard): PveClient {
+    const view = Object.create(this) as PveClient;
+    view.guard = guard;
+    return view;
+  }
+
   /** Registers a callback run after each request that may have changed cluster state. */
   onWrite(listener: () => void): void {
     this.writeListeners.push(listener);
+  }
+
+  /** Tells the write listeners that cluster state changed (a request, or a task that ended). */
+  changed(): void {
+    for (const listener of this.writeListeners) listener();
   }
 
   /** Masks every credential this client knows of. */
@@ -302,6 +328,7 @@ export class PveClient {
     const form = encodeForm(rest);
     const hasBody = op.method === 'POST' || op.method === 'PUT';
     const target = `${this.apiPrefix}${path}${!hasBody && form ? `?${form}` : ''}`;
+    await this.guard?.check(op, given);
     const intercepted = this.interceptor?.(op, given, path);
     if (intercepted) return intercepted;
     const answer = await this.exchange(
@@ -311,8 +338,12 @@ export class PveClient {
       hasBody ? form : undefined,
       opts,
     );
-    if (op.method !== 'GET') for (const listener of this.writeListeners) listener();
-    return { data: normalize(op.returns, answer.data), total: answer.total };
+    if (op.method !== 'GET') this.changed();
+    const data = normalize(op.returns, answer.data);
+    return {
+      data: this.guard?.filter ? await this.guard.filter(op, data) : data,
+      total: answer.total,
+    };
   }
 
   /** Sends with retries and one re-login on a 401; returns `data` or throws PveApiError. */

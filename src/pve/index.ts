@@ -2,9 +2,11 @@
 export {
   type ClusterResource,
   type GuestArea,
+  type GuestFacts,
   type GuestRef,
   type GuestType,
   PveApi,
+  splitTags,
   type Visibility,
 } from './api.js';
 export { parseApiToken, readSecretFile, TicketAuth, TokenAuth } from './auth.js';
@@ -15,6 +17,7 @@ export {
   PveClient,
   type PveClientOptions,
   RETRY_POLICIES,
+  type RequestGuard,
 } from './client.js';
 export { PveApiError, type PveErrorKind } from './errors.js';
 export {

@@ -97,6 +97,8 @@ export async function waitForTask(
     if (status?.status === 'stopped') {
       // Lines written just before the end may arrive with the final status.
       await readLog();
+      // What the task changed is done now: facts read while it ran are out of date.
+      client.changed();
       return {
         upid,
         node: parsed.node,

@@ -8,6 +8,7 @@ import { inputRequired, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { type AuditLog, type Decision, type Outcome, redactArgs } from '../policy/audit.js';
+import type { WireGuard } from '../policy/guard.js';
 import {
   admit,
   type ClusterPolicy,
@@ -31,6 +32,8 @@ export interface ServerDeps {
   clusters: Map<string, PveApi>;
   /** The policy of each cluster, by name. */
   policies: Map<string, ClusterPolicy>;
+  /** The guard every request of each cluster passes, by name (its clients are guarded by it). */
+  guards: Map<string, WireGuard>;
   audit: AuditLog;
   version: string;
   /** Shared by every server instance, so a confirmation survives the retry of a stateless request. */
@@ -198,8 +201,11 @@ function registerTool(
       const started = Date.now();
       const { cluster: chosen, dryRun, confirm, ...args } = rawArgs;
       const clusterName = multi ? String(chosen) : (names[0] as string);
-      const pve = deps.clusters.get(clusterName) as PveApi;
       const policy = deps.policies.get(clusterName) as ClusterPolicy;
+      // This call's requests are decided on facts read for it (see WireGuard.session).
+      const shared = deps.clusters.get(clusterName) as PveApi;
+      const guard = (deps.guards.get(clusterName) as WireGuard).session();
+      const pve = shared.withClient(shared.client.guarded(guard));
       const envelope = (ctx.mcpReq.envelope ?? {}) as Record<
         string,
         { name?: string; version?: string; elicitation?: unknown } | undefined

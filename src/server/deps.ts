@@ -2,17 +2,26 @@
 import { ConfigError } from '../config/raw.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { AuditLog } from '../policy/audit.js';
+import { WireGuard } from '../policy/guard.js';
 import { type ClusterPolicy, ConfirmationSeal, clusterPolicy } from '../policy/policy.js';
 import { type Logger, PveApi, parseApiToken } from '../pve/index.js';
 import type { ServerDeps } from './create.js';
 
-function clusterApi(cluster: ClusterConfig, policy: ClusterPolicy, logger?: Logger): PveApi {
+/**
+ * The cluster's API as tools, resources and prompts get it: every request passes the cluster's
+ * guard. The guard reads its facts through the unguarded API underneath.
+ */
+function clusterApi(
+  cluster: ClusterConfig,
+  policy: ClusterPolicy,
+  logger?: Logger,
+): { api: PveApi; guard: WireGuard } {
   const auth = cluster.apiToken
     ? parseApiToken(cluster.apiToken)
     : cluster.tokenId && cluster.tokenSecret
       ? { tokenId: cluster.tokenId, secret: cluster.tokenSecret }
       : { username: cluster.user ?? '', password: cluster.password ?? '' };
-  return new PveApi(
+  const base = new PveApi(
     {
       url: cluster.url,
       auth,
@@ -22,8 +31,14 @@ function clusterApi(cluster: ClusterConfig, policy: ClusterPolicy, logger?: Logg
       logger,
     },
     // Guests and nodes out of scope are left out of every listing.
-    { node: (n) => policy.scope.allowsNode(n), guest: (g) => policy.scope.allowsGuest(g) },
+    {
+      node: (n) => policy.scope.allowsNode(n),
+      guest: (g) => policy.scope.allowsGuest(g),
+      pools: policy.scope.pools,
+    },
   );
+  const guard = new WireGuard(policy, base);
+  return { api: base.withClient(base.client.guarded(guard)), guard };
 }
 
 /** Opens a file the configuration names; a failure is a configuration error naming the setting. */
@@ -42,16 +57,18 @@ export function buildDeps(
   opts: { version: string; logger?: Logger; auditStream?: { write(text: string): unknown } },
 ): ServerDeps {
   const policies = new Map(config.clusters.map((c) => [c.name, clusterPolicy(config, c)]));
-  const clusters = new Map(
-    config.clusters.map((c) => [
-      c.name,
-      opening(`caFile of cluster '${c.name}' (PROXMOX_CA_FILE)`, c.caFile ?? '', () =>
-        clusterApi(c, policies.get(c.name) as ClusterPolicy, opts.logger),
-      ),
-    ]),
+  const built = config.clusters.map(
+    (c) =>
+      [
+        c.name,
+        opening(`caFile of cluster '${c.name}' (PROXMOX_CA_FILE)`, c.caFile ?? '', () =>
+          clusterApi(c, policies.get(c.name) as ClusterPolicy, opts.logger),
+        ),
+      ] as const,
   );
   return {
-    clusters,
+    clusters: new Map(built.map(([name, b]) => [name, b.api])),
+    guards: new Map(built.map(([name, b]) => [name, b.guard])),
     policies,
     // Without a file, audit lines go to stderr at info level: quiet when the log level is higher.
     audit: opening(

@@ -11,11 +11,7 @@ export const PVE_VERSION = '9.1.3';
 const flag = (b: boolean) => (b ? 1 : 0);
 
 /** The resource row of a guest, as /cluster/resources and pool members show it. */
-export function guestResource(
-  cluster: Cluster,
-  guest: SimGuest,
-  pool = cluster.poolOf(guest.vmid),
-) {
+export function guestResource(cluster: Cluster, guest: SimGuest, pool: string | undefined) {
   const node = cluster.nodes.get(guest.node);
   const usage = guestUsage(cluster, guest);
   const ha = cluster.haOf(guest.vmid);
@@ -108,10 +104,13 @@ function resources(ctx: Ctx) {
   const out: Record<string, unknown>[] = [];
   if (!type || type === 'node') out.push(...nodeRows(ctx));
   if (!type || type === 'vm') {
-    // One pass to map guests to pools, so a large cluster costs one walk.
+    // One pass to map guests to pools, so a large cluster costs one walk. A row names its pool
+    // only for callers with Pool.Audit on it (pve-manager PVE/API2/Cluster.pm, resources).
     const poolOf = new Map<number, string>();
-    for (const pool of cluster.pools.values())
+    for (const pool of cluster.pools.values()) {
+      if (!access.has(auth, `/pool/${pool.poolid}`, 'Pool.Audit')) continue;
       for (const vmid of pool.vms) poolOf.set(vmid, pool.poolid);
+    }
     for (const guest of cluster.guests.values()) {
       if (!access.has(auth, `/vms/${guest.vmid}`, 'VM.Audit')) continue;
       out.push(guestResource(cluster, guest, poolOf.get(guest.vmid)));

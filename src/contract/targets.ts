@@ -1,0 +1,115 @@
+/**
+ * What a request touches, read from the request itself: the contract operation and the parameter
+ * values actually sent (path and body alike, already decoded). The policy checks these targets,
+ * whatever tool, resource or raw call built the request, so a target cannot hide behind another
+ * spelling of the path or inside a parameter.
+ */
+import type { ContractOperation } from './types.js';
+import { parseUpid } from './upid.js';
+
+export interface Targets {
+  /** Guests named by id: existing ones, or the id a new guest will take. */
+  guests: number[];
+  nodes: string[];
+  storages: string[];
+  pools: string[];
+  /** Every guest of these nodes (vzdump `all`). */
+  nodeGuests: string[];
+  /** Every guest of these pools (vzdump `pool`). */
+  poolGuests: string[];
+  /** Guests whose data this request may overwrite or destroy through a volume it names. */
+  volumeOwners: number[];
+}
+
+/**
+ * The guest a volume belongs to, from PVE's volume names (pve-storage `PVE/Storage/Plugin.pm`
+ * parse_name_dir and parse_volname; vzdump's archive names): `vm-102-disk-0`, `base-9000-disk-0`,
+ * `subvol-200-disk-1`, `vzdump-qemu-102-2026_01_01-00_00_00.vma.zst`, `images/102/...`.
+ */
+export function volumeOwner(volid: string): number | undefined {
+  const name = volid.slice(volid.indexOf(':') + 1);
+  const m =
+    /(?:^|\/)(?:vm|base|subvol|basevol)-(\d+)-/.exec(name) ??
+    /(?:^|\/)vzdump-(?:qemu|lxc|openvz)-(\d+)-/.exec(name) ??
+    /(?:^|\/)(?:images|private)\/(\d+)\//.exec(name) ??
+    /^(?:ct|vm)\/(\d+)\//.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The storage of a volume id (`local-lvm:vm-100-disk-0` → `local-lvm`), if it names one. */
+export function volumeStorage(volid: string): string | undefined {
+  const m = /^([a-z][a-z0-9\-_.]*[a-z0-9]):./i.exec(volid);
+  return m?.[1];
+}
+
+// Parameters whose value is a guest id, a node, a storage or a pool, whatever the operation.
+const GUEST_PARAMS = new Set(['vmid', 'newid']);
+const NODE_PARAMS = new Set(['node', 'target', 'targetnode']);
+const STORAGE_PARAMS = new Set([
+  'storage',
+  'targetstorage',
+  'target-storage',
+  'vmstatestorage',
+  'statestorage',
+]);
+const POOL_PARAMS = new Set(['pool', 'poolid']);
+// Parameters that hold volume ids, or property strings that start with one (disks, mount points).
+const VOLUME_PARAM =
+  /^(?:volume|volid|archive|ostemplate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
+
+const list = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : [value])
+    .filter((v) => v !== undefined && v !== null && v !== '')
+    .flatMap((v) => String(v).split(/[,;\s]+/))
+    .filter(Boolean);
+
+const truthy = (v: unknown) => v === true || v === 1 || v === '1' || v === 'true';
+
+/** The targets of one request: `params` are the values sent, path parameters included. */
+export function resolveTargets(op: ContractOperation, params: Record<string, unknown>): Targets {
+  const t: Targets = {
+    guests: [],
+    nodes: [],
+    storages: [],
+    pools: [],
+    nodeGuests: [],
+    poolGuests: [],
+    volumeOwners: [],
+  };
+  const add = <T>(into: T[], value: T) => {
+    if (!into.includes(value)) into.push(value);
+  };
+  const backup = op.name === 'vzdump';
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null) continue;
+    if (GUEST_PARAMS.has(key)) {
+      for (const id of list(value)) add(t.guests, /^\d+$/.test(id) ? Number(id) : Number.NaN);
+    } else if (NODE_PARAMS.has(key)) {
+      for (const n of list(value)) add(t.nodes, n);
+    } else if (STORAGE_PARAMS.has(key)) {
+      // `targetstorage` may map storages (`a:b,c:d`); each side is a storage.
+      for (const s of list(value).flatMap((v) => v.split(':')))
+        if (s && s !== '1') add(t.storages, s);
+    } else if (POOL_PARAMS.has(key)) {
+      for (const p of list(value)) add(backup && key === 'pool' ? t.poolGuests : t.pools, p);
+    } else if (key === 'upid') {
+      const upid = parseUpid(String(value));
+      if (upid) {
+        add(t.nodes, upid.node);
+        if (/^\d+$/.test(upid.id)) add(t.guests, Number(upid.id));
+      }
+    } else if (backup && key === 'all' && truthy(value)) {
+      if (typeof params.node === 'string') add(t.nodeGuests, params.node);
+    }
+    if (VOLUME_PARAM.test(key)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        const volid = String(item).split(',')[0] ?? '';
+        const owner = volumeOwner(volid);
+        if (owner !== undefined) add(t.volumeOwners, owner);
+        const storage = volumeStorage(volid);
+        if (storage) add(t.storages, storage);
+      }
+    }
+  }
+  return t;
+}

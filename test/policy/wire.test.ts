@@ -1,0 +1,254 @@
+/**
+ * The rails on the wire: every route by which a protected or out-of-scope guest was once reached
+ * is refused before anything is sent, whatever tool or spelling carries it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type McpHarness, startHarness } from '../helpers/mcp.js';
+
+const BACKUP_100 = 'backup-nfs:backup/vzdump-qemu-100-2026_11_20-01_00_03.vma.zst';
+
+/** The simulator's requests from `from` on, as `METHOD template`. */
+const sentSince = (h: McpHarness, from: number) =>
+  h.sim.sim.requests.slice(from).map((r) => `${r.method} ${r.template ?? r.path}`);
+
+const changing = (lines: string[]) => lines.filter((l) => !l.startsWith('GET '));
+
+describe('protected guests, whatever the route', () => {
+  let h: McpHarness;
+  beforeAll(async () => {
+    h = await startHarness({
+      config: { toolsets: ['all'] },
+      // Tags in the operator's spelling: PVE stores them lower-cased.
+      cluster: { scope: { protected: { tags: ['Prod'], vmids: [], pools: [] } } },
+    });
+  });
+  afterAll(() => h.close());
+
+  const attempt = async (name: string, args: Record<string, unknown>) => {
+    const from = h.sim.sim.requests.length;
+    const guests = JSON.stringify([...h.sim.sim.cluster.guests.values()].map((g) => g.config));
+    const volumes = [...h.sim.sim.cluster.volumes.keys()].join();
+    const answer = await h.call(name, args);
+    expect(answer.isError, answer.text).toBe(true);
+    expect(changing(sentSince(h, from))).toEqual([]);
+    expect(JSON.stringify([...h.sim.sim.cluster.guests.values()].map((g) => g.config))).toBe(
+      guests,
+    );
+    expect([...h.sim.sim.cluster.volumes.keys()].join()).toBe(volumes);
+    return answer.text;
+  };
+  const api = (method: string, path: string, params?: Record<string, unknown>) =>
+    attempt('proxmox_api_request', { method, path, ...(params ? { params } : {}) });
+
+  it.each([
+    '//nodes/pve1/qemu/100/status/stop',
+    '/nodes//pve1/qemu/100/status/stop',
+    '/nodes/pve1/qemu/%31%30%30/status/stop',
+    '/nodes/pve1/qemu/100/status/stop/',
+  ])('refuses a stop spelled %s', async (path) => {
+    expect(await api('POST', path)).toMatch(
+      /VM 100 \(web-01\) is protected: it carries the tag 'prod'/,
+    );
+    expect(h.sim.sim.cluster.guests.get(100)?.running).toBe(true);
+  });
+
+  it('refuses removing the protecting tag', async () => {
+    expect(await api('PUT', '/nodes/pve1/qemu/101/config', { tags: 'web' })).toMatch(/protected/);
+  });
+
+  it('refuses a restore over a protected guest', async () => {
+    expect(
+      await api('POST', '/nodes/pve1/qemu', { vmid: 100, archive: BACKUP_100, force: true }),
+    ).toMatch(/VM 100 \(web-01\) is protected/);
+  });
+
+  it("refuses a restore of a protected guest's backup into another guest", async () => {
+    expect(
+      await api('POST', '/nodes/pve3/qemu', { vmid: 107, archive: BACKUP_100, force: true }),
+    ).toMatch(/VM 100 \(web-01\) is protected/);
+  });
+
+  it("refuses stopping a protected guest's task", async () => {
+    const upid = 'UPID:pve1:00001234:00005678:69000000:qmigrate:100:root@pam:';
+    expect(await api('DELETE', `/nodes/pve1/tasks/${encodeURIComponent(upid)}`)).toMatch(
+      /VM 100 \(web-01\) is protected/,
+    );
+  });
+
+  it('refuses a backup of every guest of a node that holds protected ones, naming them', async () => {
+    const text = await api('POST', '/nodes/pve1/vzdump', { all: 1, mode: 'stop' });
+    expect(text).toMatch(/100 \(web-01\), 101 \(web-02\), 102 \(db-01\)/);
+    expect(await api('POST', '/nodes/pve1/vzdump', { vmid: '103,102', mode: 'stop' })).toMatch(
+      /VM 102 \(db-01\) is protected/,
+    );
+  });
+
+  it("refuses deleting a protected guest's backup, by the raw API and by the tool", async () => {
+    expect(await api('DELETE', `/nodes/pve1/storage/backup-nfs/content/${BACKUP_100}`)).toMatch(
+      /VM 100 \(web-01\) is protected/,
+    );
+    expect(await attempt('proxmox_delete_backup', { volid: BACKUP_100 })).toMatch(
+      /VM 100 \(web-01\) is protected/,
+    );
+  });
+
+  it("refuses attaching a protected guest's disk to another guest", async () => {
+    expect(
+      await api('PUT', '/nodes/pve1/qemu/103/config', { scsi1: 'local-lvm:vm-102-disk-1' }),
+    ).toMatch(/VM 102 \(db-01\) is protected/);
+  });
+
+  it('protects a guest tagged a moment ago, on the very next call', async () => {
+    // The list primes the few-seconds cache reads may use; the change must not rely on it.
+    await h.call('proxmox_list_vms');
+    const guest = h.sim.sim.cluster.guests.get(104);
+    if (!guest) throw new Error('no guest 104');
+    guest.config.tags = 'dev;prod';
+    try {
+      expect(await attempt('proxmox_stop_vm', { vmid: 104 })).toMatch(
+        /VM 104 \(dev-box\) is protected/,
+      );
+      expect(guest.running).toBe(true);
+    } finally {
+      guest.config.tags = 'dev';
+    }
+  });
+
+  it('still lets unprotected guests be changed', async () => {
+    const answer = await h.call('proxmox_api_request', {
+      method: 'POST',
+      path: '//nodes/pve2/qemu/%31%30%36/status/stop',
+    });
+    expect(answer.isError, answer.text).toBeFalsy();
+  });
+});
+
+describe('scope on the wire', () => {
+  let h: McpHarness;
+  beforeAll(async () => {
+    h = await startHarness({
+      config: { toolsets: ['all'] },
+      cluster: { scope: { pools: ['development'] } },
+    });
+  });
+  afterAll(() => h.close());
+
+  it('lists no backups of guests out of scope', async () => {
+    const answer = await h.call('proxmox_list_storage_content', {
+      node: 'pve1',
+      storage: 'backup-nfs',
+    });
+    expect(answer.isError, answer.text).toBeFalsy();
+    expect(answer.text).not.toMatch(/vzdump-(qemu|lxc)-(100|102|200)-/);
+    const raw = await h.call('proxmox_api_request', {
+      method: 'GET',
+      path: '/nodes/pve1/storage/backup-nfs/content',
+    });
+    expect(raw.text).not.toMatch(/vzdump/);
+  });
+
+  it('refuses reading the task log of a guest out of scope', async () => {
+    const upid = 'UPID:pve1:00001234:00005678:69000000:qmstart:100:root@pam:';
+    const from = h.sim.sim.requests.length;
+    const read = h.client.readResource({ uri: `proxmox://tasks/${encodeURIComponent(upid)}/log` });
+    await expect(read).rejects.toThrow(/VM 100 is outside what this server may manage/);
+    expect(sentSince(h, from).filter((l) => l.includes('/tasks/'))).toEqual([]);
+  });
+
+  it('refuses a new guest outside the scoped pools, and one without a pool', async () => {
+    const from = h.sim.sim.requests.length;
+    const outside = await h.call('proxmox_api_request', {
+      method: 'POST',
+      path: '/nodes/pve2/qemu',
+      params: { vmid: 150, pool: 'production' },
+    });
+    expect(outside.text).toMatch(/Pool production is outside/);
+    const none = await h.call('proxmox_api_request', {
+      method: 'POST',
+      path: '/nodes/pve2/qemu',
+      params: { vmid: 150 },
+    });
+    expect(none.text).toMatch(/give the new guest's pool explicitly/);
+    expect(changing(sentSince(h, from))).toEqual([]);
+    expect(h.sim.sim.cluster.guests.has(150)).toBe(false);
+  });
+});
+
+describe('pool facts without Pool.Audit', () => {
+  /** The usual operator set-up: PVEVMAdmin on /vms, nothing on the pools. */
+  const withoutPoolAudit = (sim: McpHarness['sim']) => {
+    const c = sim.sim.cluster;
+    c.acl = c.acl.filter((a) => !(a.path === '/' && a.ugid === 'operators'));
+    c.acl.push({
+      path: '/nodes',
+      type: 'group',
+      ugid: 'operators',
+      roleid: 'PVEAuditor',
+      propagate: true,
+    } as (typeof c.acl)[number]);
+    return { tokenId: 'ops@pve!ci', secret: tokenSecret(sim) };
+  };
+  const tokenSecret = (sim: McpHarness['sim']) =>
+    sim.sim.cluster.users.get('ops@pve')?.tokens.get('ci')?.secret ?? '';
+
+  it('the simulator leaves pool out of resource rows and refuses the pool, as PVE does', async () => {
+    const h = await startHarness({ token: withoutPoolAudit });
+    try {
+      const rows = (await h.pve.client.call('GET /cluster/resources', { type: 'vm' })) as {
+        vmid: number;
+        pool?: string;
+      }[];
+      expect(rows.find((r) => r.vmid === 104)?.pool).toBeUndefined();
+      await expect(
+        h.pve.client.call('GET /pools/{poolid}', { poolid: 'development' }),
+      ).rejects.toThrow(/Pool.Audit/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('refuses changes while a protected pool cannot be read, naming the privilege', async () => {
+    const h = await startHarness({
+      token: withoutPoolAudit,
+      cluster: { scope: { protected: { pools: ['production'], tags: [], vmids: [] } } },
+    });
+    try {
+      const from = h.sim.sim.requests.length;
+      const stop = await h.call('proxmox_stop_vm', { vmid: 100 });
+      expect(stop.isError).toBe(true);
+      expect(stop.text).toMatch(/Pool.Audit on \/pool\/production/);
+      expect(changing(sentSince(h, from))).toEqual([]);
+      expect(h.sim.sim.cluster.guests.get(100)?.running).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('knows the members once Pool.Audit is granted on the pool', async () => {
+    // Pool.Audit on the protected pool alone is enough to decide.
+    const h = await startHarness({
+      token: (sim) => {
+        const auth = withoutPoolAudit(sim);
+        sim.sim.cluster.acl.push({
+          path: '/pool/production',
+          type: 'group',
+          ugid: 'operators',
+          roleid: 'PVEPoolUser',
+          propagate: true,
+        } as (typeof sim.sim.cluster.acl)[number]);
+        return auth;
+      },
+      cluster: { scope: { protected: { pools: ['production'], tags: [], vmids: [] } } },
+    });
+    try {
+      const stop = await h.call('proxmox_stop_vm', { vmid: 100 });
+      expect(stop.text).toMatch(
+        /VM 100 \(web-01\) is protected: it is in the protected pool 'production'/,
+      );
+      const other = await h.call('proxmox_stop_vm', { vmid: 106 });
+      expect(other.isError, other.text).toBeFalsy();
+    } finally {
+      await h.close();
+    }
+  });
+});
