@@ -4,7 +4,7 @@
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 
-export type Decision = 'allowed' | 'refused' | 'dry-run' | 'declined';
+export type Decision = 'allowed' | 'confirmed' | 'refused' | 'dry-run' | 'declined';
 export type Outcome = 'ok' | 'error' | 'running' | 'not-run';
 
 export interface AuditRecord {

@@ -4,7 +4,7 @@
  * checked against read-only mode, scope and protection before it leaves (or before a dry run
  * records it). Tools keep their own friendly checks; this is the guarantee behind them.
  */
-import { resolveTargets, type Targets, volumeOwner } from '../contract/targets.js';
+import { resolveTargets, type Targets, volumeOwner, volumeStorage } from '../contract/targets.js';
 import type { ContractOperation } from '../contract/types.js';
 import { parseUpid } from '../contract/upid.js';
 import type { GuestFacts, GuestRef, PveApi, RequestGuard } from '../pve/index.js';
@@ -17,47 +17,88 @@ const kind = (g: { type?: string }) =>
 /** Whether a request may change something: every method but GET. */
 export const changes = (op: Pick<ContractOperation, 'method'>) => op.method !== 'GET';
 
+const truthy = (v: unknown) => v === true || v === 1 || v === '1';
+// Configuration keys that hold a disk or a CD drive.
+const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|mp)\d+$|^rootfs$/;
+
+/** The path a request is sent to, from its template and values (for plans and messages). */
+export const requestPath = (op: ContractOperation, params: Record<string, unknown>) =>
+  op.path.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name]));
+
 const privilegeHint = (pool: string) =>
   `the credentials may not read pool '${pool}' (grant Pool.Audit on /pool/${pool}), so its members are not known`;
+
+export interface GuardOptions {
+  /**
+   * Planning: the requests are recorded, not sent (a dry run, or the plan made before asking
+   * anyone), so what PVE would refuse is checked here too, to fail before anyone is asked.
+   */
+  planning?: boolean;
+  /**
+   * The changing requests (`METHOD path`) a plan made: the run that follows may make no other,
+   * so it does no more than what was checked and confirmed.
+   */
+  planned?: Set<string>;
+}
 
 export class WireGuard implements RequestGuard {
   private fresh?: Promise<GuestFacts>;
 
   /**
-   * `api` reads the facts through the cluster's own client, not through this guard. With `memo`,
-   * the changing requests of one call share one fresh read (see `session`).
+   * `api` reads the facts through the cluster's own client, not through this guard. A session's
+   * changing requests share one fresh read (see `session`).
    */
   constructor(
     private readonly policy: ClusterPolicy,
     private readonly api: PveApi,
-    private readonly memo = false,
+    private readonly options?: GuardOptions,
   ) {}
 
-  /** A guard for one tool call: its changing requests are decided on one read made for it. */
-  session(): WireGuard {
-    return new WireGuard(this.policy, this.api, true);
+  /** A guard for one call (or its plan): its changing requests are decided on one read made for it. */
+  session(options: GuardOptions = {}): WireGuard {
+    return new WireGuard(this.policy, this.api, options);
+  }
+
+  /** Decides on the facts another session read (a run right after its plan, with no one asked). */
+  reuseFacts(other: WireGuard): void {
+    this.fresh = other.fresh;
   }
 
   /** Facts for a decision: a read of its own for a change, a few seconds old at most for a read. */
-  private facts(changing: boolean): Promise<GuestFacts> {
+  facts(changing: boolean): Promise<GuestFacts> {
     if (!changing) return this.api.guestFacts(false);
-    if (!this.memo) return this.api.guestFacts(true);
+    if (!this.options) return this.api.guestFacts(true);
     this.fresh ??= this.api.guestFacts(true);
     return this.fresh;
   }
 
   async check(op: ContractOperation, params: Record<string, unknown>): Promise<void> {
-    const { policy } = this;
-    const { scope } = policy;
     const changing = changes(op);
     const what = `${op.method} ${op.path}`;
+    const planned = this.options?.planned;
+    if (changing && planned && !planned.has(`${op.method} ${requestPath(op, params)}`))
+      throw new PolicyRefusal(
+        `The call now makes a change its plan did not hold (${what} on ${requestPath(op, params)}): the cluster changed in between. Nothing more was done; call again.`,
+      );
+    const t = resolveTargets(op, params);
+    const facts = await this.decide(t, changing, what);
+    if (this.options?.planning && changing)
+      await this.preconditions(op, params, t, facts ?? (await this.facts(true)));
+  }
+
+  /**
+   * Checks targets against read-only mode, scope and protection; throws PolicyRefusal. Returns the
+   * facts it read, if it needed any.
+   */
+  async decide(t: Targets, changing: boolean, what: string): Promise<GuestFacts | undefined> {
+    const { policy } = this;
+    const { scope } = policy;
     if (changing && policy.readOnly)
       throw new PolicyRefusal(
         `Cluster '${policy.name}' is read-only for this server: ${what} changes things and is refused.`,
       );
     // Protection is about changes: a read is checked only against a limited scope.
-    if (!changing && !scope.restricted) return;
-    const t = resolveTargets(op, params);
+    if (!changing && !scope.restricted) return undefined;
     for (const node of t.nodes) if (!scope.allowsNode(node)) throw this.outside(`Node ${node}`);
     const scopePools = scope.scopePools;
     if (scopePools)
@@ -70,7 +111,7 @@ export class WireGuard implements RequestGuard {
         throw new PolicyRefusal(
           `${what} changes the cluster as a whole, which is outside what this server may manage in cluster '${policy.name}' (${scope.describe()}).`,
         );
-      return;
+      return undefined;
     }
     const facts = await this.facts(changing);
     for (const id of ids) {
@@ -80,6 +121,25 @@ export class WireGuard implements RequestGuard {
       if (guest) this.admitGuest(guest, facts, changing);
       else this.admitNewId(id, t, changing);
     }
+    const wide = await this.selected(t, facts, what);
+    const refused: string[] = [];
+    for (const g of wide) {
+      try {
+        this.admitGuest(g, facts, changing);
+      } catch (err) {
+        if (!(err instanceof PolicyRefusal)) throw err;
+        refused.push(`${g.vmid} (${g.name})`);
+      }
+    }
+    if (refused.length)
+      throw new PolicyRefusal(
+        `${what} would act on every guest it selects, and these may not be touched through this server (protected or out of scope): ${refused.join(', ')}. Name the guests one by one instead.`,
+      );
+    return facts;
+  }
+
+  /** The guests a request selects as a group: all of a node's, all of a pool's. */
+  async selected(t: Targets, facts: GuestFacts, what: string): Promise<GuestRef[]> {
     const wide: GuestRef[] = [];
     for (const node of t.nodeGuests)
       for (const g of facts.all.values()) if (g.node === node) wide.push(g);
@@ -94,19 +154,117 @@ export class WireGuard implements RequestGuard {
         if (g) wide.push(g);
       }
     }
-    const refused: string[] = [];
-    for (const g of wide) {
-      try {
-        this.admitGuest(g, facts, changing);
-      } catch (err) {
-        if (!(err instanceof PolicyRefusal)) throw err;
-        refused.push(`${g.vmid} (${g.name})`);
+    return wide;
+  }
+
+  /**
+   * What PVE would refuse, checked before anyone is asked: nodes that are not there or offline,
+   * locked guests, destroying or restoring over a running guest, running code without the agent,
+   * pools and storages that do not exist or do not hold that content.
+   */
+  private async preconditions(
+    op: ContractOperation,
+    params: Record<string, unknown>,
+    t: Targets,
+    facts: GuestFacts,
+  ): Promise<void> {
+    const fail = (message: string) => new PolicyRefusal(message);
+    // Without Sys.Audit the rows show no node: nothing to tell then.
+    if (facts.nodes.size)
+      for (const node of t.nodes) {
+        const status = facts.nodes.get(node);
+        if (!status) throw fail(`Node ${node} does not exist in cluster '${this.policy.name}'.`);
+        if (status !== 'online')
+          throw fail(
+            `Node ${node} is ${status}: nothing can be done on it until it is back online.`,
+          );
+      }
+    const node = typeof params.node === 'string' ? params.node : undefined;
+    const vmid = Number(params.vmid);
+    const guest = Number.isInteger(vmid) ? facts.all.get(vmid) : undefined;
+    if (guest) {
+      const label = `${kind(guest)} ${guest.vmid} (${guest.name})`;
+      const deletes = String(params.delete ?? '').split(/[,;\s]+/);
+      const unlocking = deletes.includes('lock') || truthy(params.skiplock);
+      const resuming =
+        guest.lock === 'suspended' && ['vm_start', 'vm_resume', 'vm_stop'].includes(op.name);
+      if (guest.lock && !unlocking && !resuming)
+        throw fail(
+          `${label} is locked (${guest.lock}): a task holds it. Wait for it to end (proxmox_list_tasks), then call again.`,
+        );
+      const running = guest.status === 'running';
+      if (op.name === 'destroy_vm' && running && !truthy(params.force))
+        throw fail(
+          `${label} is running: stop or shut it down first; PVE does not destroy a running guest.`,
+        );
+      if (op.name === 'create_vm' && !truthy(params.force))
+        throw fail(
+          `ID ${guest.vmid} is already taken by ${label}: choose another, or restore over it with force.`,
+        );
+      if (op.name === 'create_vm' && running)
+        throw fail(`${label} is running: PVE restores only over a stopped guest. Stop it first.`);
+      if (op.name === 'exec') {
+        if (!running)
+          throw fail(`${label} is not running, so its guest agent cannot run anything.`);
+        const config = await this.api.qemu.config(guest.node, guest.vmid);
+        if (!/^(1|enabled=1)/.test(String(config.agent ?? '')))
+          throw fail(
+            `${label} has no QEMU guest agent enabled in its configuration (agent: 1), so nothing can be run in it.`,
+          );
       }
     }
-    if (refused.length)
-      throw new PolicyRefusal(
-        `${what} would act on every guest it selects, and these may not be touched through this server (protected or out of scope): ${refused.join(', ')}. Name the guests one by one instead.`,
-      );
+    if (facts.pools.size)
+      for (const pool of t.pools)
+        if (!facts.pools.has(pool))
+          throw fail(
+            `Pool '${pool}' does not exist in cluster '${this.policy.name}' (or these credentials may not see it).`,
+          );
+    // A clone's storage is on the node it goes to.
+    const storageNode =
+      op.name === 'clone_vm' && typeof params.target === 'string' ? params.target : node;
+    if (storageNode && facts.storages.size)
+      await this.storagePreconditions(op, params, storageNode, facts);
+  }
+
+  /** Storages named must be on the node and hold what the request puts there; ISOs must exist. */
+  private async storagePreconditions(
+    op: ContractOperation,
+    params: Record<string, unknown>,
+    node: string,
+    facts: GuestFacts,
+  ): Promise<void> {
+    const where = (storage: string) => {
+      const s = facts.storages.get(`${node}/${storage}`);
+      if (!s) throw new PolicyRefusal(`Storage '${storage}' is not available on node ${node}.`);
+      return s;
+    };
+    const needs = (storage: string, content: string, what: string) => {
+      if (!where(storage).content.includes(content))
+        throw new PolicyRefusal(
+          `Storage '${storage}' on ${node} does not hold ${what} (its content types: ${where(storage).content.join(', ') || 'none'}).`,
+        );
+    };
+    const guestDisks = op.path.includes('/lxc') ? 'rootdir' : 'images';
+    const diskWhat = guestDisks === 'rootdir' ? 'container volumes' : 'disk images';
+    if (op.name === 'vzdump' && typeof params.storage === 'string')
+      needs(params.storage, 'backup', 'backups');
+    else if (['create_vm', 'clone_vm'].includes(op.name) && typeof params.storage === 'string')
+      needs(params.storage, guestDisks, diskWhat);
+    for (const [key, value] of Object.entries(params)) {
+      if (!DISK_KEY.test(key) || typeof value !== 'string') continue;
+      const volume = value.split(',')[0] ?? '';
+      const storage = volumeStorage(volume);
+      if (!storage) continue;
+      if (/media=cdrom/.test(value) || /:iso\//.test(volume)) {
+        needs(storage, 'iso', 'ISO images');
+        const isos = await this.api.storage.content(node, storage, { content: 'iso' });
+        if (!isos.some((v) => v.volid === volume))
+          throw new PolicyRefusal(`The ISO image ${volume} does not exist on node ${node}.`);
+      } else if (/^[^:]+:\d+(\.\d+)?$/.test(volume)) {
+        // `storage:size` allocates a new volume there.
+        needs(storage, guestDisks, diskWhat);
+      }
+    }
   }
 
   /** Drops rows of a listing that name a node or guest out of scope. */

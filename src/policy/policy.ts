@@ -1,24 +1,24 @@
 /**
- * The policy every tool call passes through: read-only mode, scope and protected guests,
- * confirmation of destructive actions, dry runs, and the audit record. The operator's settings
- * are upper bounds: nothing in a request relaxes them.
+ * The policy around every changing tool call: its declared targets admitted, the plan of what it
+ * would send, the human's yes when that plan destroys, hard-stops, runs code or touches many
+ * guests, and the seal that binds a yes to one call. The rails themselves are enforced on the
+ * wire (guard.ts); the operator's settings are upper bounds that nothing in a request relaxes.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { ClusterConfig, Config } from '../config/schema.js';
-import { type GuestRef, type PveApi, parseUpid } from '../pve/index.js';
+import { resolveTargets, type Targets, volumeOwner } from '../contract/targets.js';
+import type { ContractOperation } from '../contract/types.js';
+import { parseUpid } from '../contract/upid.js';
+import type { GuestFacts, GuestRef, PveApi } from '../pve/index.js';
 import type { AnyTool } from '../tools/define.js';
+import { redactArgs } from './audit.js';
+import { changes, type WireGuard } from './guard.js';
 import { PolicyRefusal } from './refusal.js';
-import { type GuestFacts, Scope } from './scope.js';
+import { stripInvisible } from './sanitize.js';
+import { Scope } from './scope.js';
 
+export { PolicyRefusal };
 export type ConfirmMode = Config['confirm'];
-
-/** A tool call as the policy sees it. */
-export interface PolicyCall {
-  tool: AnyTool;
-  args: Record<string, unknown>;
-  cluster: string;
-  pve: PveApi;
-}
 
 /** Facts checked before a change, shown by dry runs. */
 export interface Preconditions {
@@ -29,53 +29,6 @@ export interface Preconditions {
   locked?: string;
   status?: string;
   node?: string;
-}
-
-export { PolicyRefusal };
-
-const kind = (g: { type: string }) => (g.type === 'qemu' ? 'VM' : 'Container');
-
-/** Whether a call may change the cluster. */
-export function changes(tool: AnyTool, args: Record<string, unknown>): boolean {
-  if (tool.name === 'proxmox_api_request') return args.method !== 'GET';
-  return tool.access !== 'read';
-}
-
-/** Whether a call needs a human's confirmation (if the mode asks for any). */
-export function destructive(tool: AnyTool, args: Record<string, unknown>): boolean {
-  if (!changes(tool, args)) return false;
-  return tool.destructiveIf
-    ? tool.destructiveIf(args)
-    : tool.access === 'destructive' || tool.name === 'proxmox_api_request';
-}
-
-/** The guest and nodes a call names in its arguments (or, for the API tool, in its path). */
-function targets(
-  tool: AnyTool,
-  args: Record<string, unknown>,
-): { vmids: number[]; nodes: string[]; newVmids: number[] } {
-  const num = (v: unknown) => (typeof v === 'number' ? [v] : []);
-  const str = (v: unknown) => (typeof v === 'string' ? [v] : []);
-  if (tool.name === 'proxmox_api_request') {
-    const path = String(args.path ?? '');
-    const node = /^\/nodes\/([^/]+)/.exec(path)?.[1];
-    const vmid = /^\/nodes\/[^/]+\/(?:qemu|lxc)\/(\d+)/.exec(path)?.[1];
-    return {
-      vmids: vmid ? [Number(vmid)] : [],
-      nodes: node ? [decodeURIComponent(node)] : [],
-      newVmids: [],
-    };
-  }
-  const upid = typeof args.upid === 'string' ? parseUpid(args.upid) : undefined;
-  const upidVmid = upid && /^\d+$/.test(upid.id) ? [Number(upid.id)] : [];
-  // Creating tools name a new vmid; restoring over one (force) targets the existing guest.
-  const creates =
-    tool.createsGuest === true && !(tool.name === 'proxmox_restore_backup' && args.force === true);
-  return {
-    vmids: creates ? [] : [...num(args.vmid), ...upidVmid],
-    newVmids: [...(creates ? num(args.vmid) : []), ...num(args.newid)],
-    nodes: [...str(args.node), ...str(args.target), ...(upid ? [upid.node] : [])],
-  };
 }
 
 export interface ClusterPolicy {
@@ -92,68 +45,74 @@ export function clusterPolicy(config: Config, cluster: ClusterConfig): ClusterPo
   };
 }
 
-/**
- * Checks a call against read-only mode, scope and protection. Returns the preconditions of its
- * target guest; throws PolicyRefusal when the call may not go ahead.
- */
-export async function admit(policy: ClusterPolicy, call: PolicyCall): Promise<Preconditions> {
-  const { tool, args, pve } = call;
-  const changing = changes(tool, args);
-  if (changing && policy.readOnly) {
-    throw new PolicyRefusal(
-      tool.name === 'proxmox_api_request'
-        ? `Cluster '${policy.name}' is read-only for this server: only GET requests are allowed.`
-        : `Cluster '${policy.name}' is read-only for this server: ${tool.name} changes things and is refused.`,
-    );
+const kind = (g: { type: string }) => (g.type === 'qemu' ? 'VM' : 'Container');
+const defined = <T>(list: (T | undefined)[] | undefined): T[] =>
+  (list ?? []).filter((v): v is T => v !== undefined && v !== '');
+
+/** What a call names, in the contract's terms, and whether it may change anything. */
+export async function declaredTargets(
+  tool: AnyTool,
+  args: Record<string, unknown>,
+): Promise<{ targets: Targets; changing: boolean }> {
+  const decl = tool.targets?.(args) ?? {};
+  const empty: Targets = {
+    guests: [],
+    nodes: [],
+    storages: [],
+    pools: [],
+    nodeGuests: [],
+    poolGuests: [],
+    volumeOwners: [],
+  };
+  if (decl.request) {
+    const { matchOperation } = await import('../contract/index.js');
+    const { method, path, params } = decl.request;
+    const match = matchOperation(method.toUpperCase(), path);
+    // Outside the contract: the client refuses it before anything is sent.
+    if (!match?.operation) return { targets: empty, changing: method.toUpperCase() !== 'GET' };
+    return {
+      targets: resolveTargets(match.operation, { ...params, ...match.params }),
+      changing: changes(match.operation),
+    };
   }
-  const { vmids, nodes, newVmids } = targets(tool, args);
-  const scope = policy.scope;
-  for (const node of nodes) {
-    if (!scope.allowsNode(node))
-      throw new PolicyRefusal(
-        `Node ${node} is outside what this server may manage in cluster '${policy.name}' (${scope.describe()}).`,
-      );
-  }
-  for (const id of newVmids) {
-    if (!scope.allowsGuest({ vmid: id }))
-      throw new PolicyRefusal(
-        `ID ${id} is outside what this server may manage (${scope.describe()}).`,
-      );
-  }
-  if (scope.restricted && changing && tool.createsGuest && !newVmids.length && !vmids.length) {
-    throw new PolicyRefusal(
-      `This server may only manage ${scope.describe()}: give the new guest's ID (and pool) explicitly.`,
-    );
-  }
-  const checks: Preconditions = { inScope: true, protected: false };
-  const id = vmids[0];
-  if (id === undefined) return checks;
-  const all = await pve.guestIndex({}, { all: true });
-  const guest = all.get(id);
-  checks.vmid = id;
-  checks.exists = Boolean(guest);
-  if (!guest) return checks;
-  Object.assign(checks, { node: guest.node, status: guest.status, locked: guest.lock });
-  if (!scope.allowsGuest(guest)) {
-    checks.inScope = false;
-    throw new PolicyRefusal(
-      `${kind(guest)} ${id} is outside what this server may manage in cluster '${policy.name}' (${scope.describe()}).`,
-    );
-  }
-  const why = scope.protection(guest);
-  checks.protected = Boolean(why);
-  if (why && changing) {
-    throw new PolicyRefusal(
-      `${kind(guest)} ${id} (${guest.name}) is protected: ${why}. It can be read but not changed, stopped or deleted through this server.`,
-    );
-  }
-  return checks;
+  const upid = decl.upid ? parseUpid(decl.upid) : undefined;
+  const upidGuest = upid && /^\d+$/.test(upid.id) ? [Number(upid.id)] : [];
+  return {
+    targets: {
+      ...empty,
+      guests: [...defined(decl.guests), ...upidGuest],
+      nodes: [...defined(decl.nodes), ...(upid ? [upid.node] : [])],
+      pools: defined(decl.pools),
+      volumeOwners: defined((decl.volumes ?? []).map(volumeOwner)),
+    },
+    changing: tool.access !== 'read',
+  };
 }
 
-/** Refuses a change to a protected or out-of-scope guest (for tools acting on many guests). */
+/**
+ * Checks what a call declares before it reads or plans anything, for a refusal that names the
+ * guest; returns the facts a dry run shows. Throws PolicyRefusal.
+ */
+export async function admit(
+  guard: WireGuard,
+  tool: AnyTool,
+  args: Record<string, unknown>,
+): Promise<{ checks: Preconditions; changing: boolean }> {
+  const { targets, changing } = await declaredTargets(tool, args);
+  const checks: Preconditions = { inScope: true, protected: false };
+  const facts = await guard.decide(targets, changing, tool.name);
+  const id = targets.guests[0] ?? targets.volumeOwners[0];
+  if (id === undefined) return { checks, changing };
+  const guest = (facts ?? (await guard.facts(changing))).all.get(id);
+  Object.assign(checks, { vmid: id, exists: Boolean(guest) });
+  if (guest) Object.assign(checks, { node: guest.node, status: guest.status, locked: guest.lock });
+  return { checks, changing };
+}
+
+/** Refuses a change to a protected or out-of-scope guest, for tools that choose guests as they run. */
 export function guardGuest(
   policy: ClusterPolicy,
-  guest: GuestFacts & { name?: string; type?: string },
+  guest: { vmid: number; node?: string; pool?: string; tags?: string | string[] },
 ): void {
   if (!policy.scope.allowsGuest(guest))
     throw new PolicyRefusal(`outside scope (${policy.scope.describe()})`);
@@ -161,89 +120,198 @@ export function guardGuest(
   if (why) throw new PolicyRefusal(`protected: ${why}`);
 }
 
-/** What a destructive call will do, in words a human confirms. */
-export async function describeImpact(call: PolicyCall, checks: Preconditions): Promise<string> {
-  const { tool, args, pve } = call;
-  if (tool.name === 'proxmox_api_request')
-    return `${tool.title}: ${args.method} ${args.path} with ${JSON.stringify(args.params ?? {})} on cluster '${call.cluster}'.`;
-  if (tool.name === 'proxmox_bulk_guests')
-    return `${args.action} many guests at once (selected by ${Object.entries(args)
-      .filter(
-        ([k, v]) =>
-          ['vmids', 'node', 'tag', 'pool', 'name', 'type', 'all'].includes(k) &&
-          v !== undefined &&
-          v !== false,
-      )
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join(', ')}) on cluster '${call.cluster}'.`;
-  if (tool.name === 'proxmox_delete_backup')
-    return `Delete the backup ${args.volid} on cluster '${call.cluster}'. It cannot be recovered.`;
-  const guest: GuestRef | undefined =
-    checks.vmid === undefined
-      ? undefined
-      : (await pve.guestIndex({}, { all: true })).get(checks.vmid);
-  if (!guest) return `${tool.title} on cluster '${call.cluster}' with ${JSON.stringify(args)}.`;
-  const lines = [
-    `${tool.title}: ${kind(guest)} ${guest.vmid} (${guest.name}) on ${guest.node}, now ${guest.status}, cluster '${call.cluster}'.`,
-  ];
-  if (/delete_vm|delete_container|restore_backup/.test(tool.name)) {
-    const area = pve.guests(guest.type);
-    let config: Record<string, string | number>;
-    let snapshots: { name: string }[];
-    try {
-      [config, snapshots] = await Promise.all([
-        area.config(guest.node, guest.vmid, { current: true }),
-        area.snapshots(guest.node, guest.vmid),
-      ]);
-    } catch {
-      // The human is asked all the same; the call itself will meet the same failure.
-      lines.push('Its disks and snapshots could not be listed (node unreachable?).');
-      return lines.join(' ');
-    }
-    const disks = Object.entries(config)
-      .filter(
-        ([k, v]) =>
-          /^(ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/.test(k) &&
-          !String(v).includes('media=cdrom'),
-      )
-      .map(
-        ([k, v]) =>
-          `${k} ${
-            String(v)
-              .split(',')
-              .find((p) => p.includes(':')) ?? v
-          }${/size=(\w+)/.exec(String(v))?.[1] ? ` (${/size=(\w+)/.exec(String(v))?.[1]})` : ''}`,
-      );
-    if (disks.length) lines.push(`Disks destroyed: ${disks.join(', ')}.`);
-    const count = snapshots.filter((s) => s.name !== 'current').length;
-    if (count) lines.push(`${count} snapshot(s) lost.`);
-  }
-  if (tool.name === 'proxmox_rollback_snapshot')
-    lines.push(`Every change since snapshot '${args.snapname}' is lost.`);
-  if (/stop|reset/.test(tool.name)) lines.push('Unsaved data in the guest is lost.');
-  return lines.join(' ');
+/** A changing request of a plan: what the call would send. */
+export interface PlannedCall {
+  op: ContractOperation;
+  params: Record<string, unknown>;
+  /** The path sent, below /api2/json. */
+  path: string;
 }
 
-/** Binds a confirmation to one exact call: a retry must carry the same tool and arguments. */
+const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/;
+const truthy = (v: unknown) => v === true || v === 1 || v === '1';
+const listOf = (v: unknown) =>
+  (Array.isArray(v) ? v : [v])
+    .filter((x) => x !== undefined)
+    .flatMap((x) => String(x).split(/[,;\s]+/))
+    .filter(Boolean);
+
+/** What a request does that a human must agree to, in words; undefined when it needs no yes. */
+function effectOf(call: PlannedCall, guest: GuestRef | undefined): string | undefined {
+  const { op, params } = call;
+  switch (op.name) {
+    case 'destroy_vm':
+      return 'destroys it, with its disks and snapshots';
+    case 'delsnapshot':
+      return `deletes its snapshot '${params.snapname}'`;
+    case 'rollback':
+      return `rolls it back to snapshot '${params.snapname}': every change since is lost`;
+    case 'vm_stop':
+      return 'stops it hard, like pulling the power: unsaved data is lost';
+    case 'vm_reset':
+      return 'resets it like a reset button: unsaved data is lost';
+    case 'vm_shutdown':
+      return truthy(params.forceStop)
+        ? `shuts it down, and stops it hard if it is not down after ${params.timeout ?? 'the default'} seconds`
+        : undefined;
+    case 'exec':
+      return `runs a command in it: ${JSON.stringify(listOf(params.command).length ? params.command : [])}${params['input-data'] ? ' with standard input' : ''}`;
+    case 'create_vm':
+      return guest
+        ? 'restores a backup over it: its disks and configuration are replaced'
+        : undefined;
+    case 'update_vm':
+    case 'update_vm_async': {
+      const disks = listOf(params.delete).filter((k) => DISK_KEY.test(k));
+      return disks.length
+        ? `removes ${disks.join(', ')} (an unused disk removed is destroyed)`
+        : undefined;
+    }
+    case 'vzdump': {
+      const many =
+        truthy(params.all) || params.pool !== undefined || listOf(params.vmid).length > 1;
+      return many ? 'backs up several guests at once' : undefined;
+    }
+    case 'stop_task':
+      return `stops the task ${params.upid}`;
+  }
+  // Whatever else deletes something needs a yes too.
+  return op.method === 'DELETE' ? `deletes ${call.path}` : undefined;
+}
+
+const MAX_LISTED = 20;
+
+/**
+ * What the human is asked to agree to, from the plan: each guest by id, name and node with what
+ * happens to it, the disks and snapshots lost, the command run, all guests of a wide change (the
+ * first 20 and a count), and for raw calls the method, path, parameters and targets. Undefined
+ * when the plan needs no yes.
+ */
+export async function impactOf(
+  tool: AnyTool,
+  calls: PlannedCall[],
+  pve: PveApi,
+  facts: GuestFacts,
+  cluster: string,
+): Promise<string | undefined> {
+  const touched = new Map<number, GuestRef>();
+  const lines: string[] = [];
+  for (const call of calls) {
+    const t = resolveTargets(call.op, call.params);
+    for (const id of [...t.guests, ...t.volumeOwners]) {
+      const g = facts.all.get(id);
+      if (g) touched.set(id, g);
+    }
+    const guest = facts.all.get(Number(call.params.vmid));
+    const effect = effectOf(call, guest);
+    if (tool.raw) {
+      const params = JSON.stringify(redactArgs(call.params));
+      const named = [...t.guests, ...t.volumeOwners].map((id) => {
+        const g = facts.all.get(id);
+        return g ? `${kind(g)} ${id} (${g.name}) on ${g.node}` : `ID ${id}`;
+      });
+      lines.push(
+        `${call.op.method} ${call.path} with ${params}${named.length ? `, acting on ${named.join(', ')}` : ''}${effect ? `: ${effect}` : ''}.`,
+      );
+      continue;
+    }
+    if (!effect) continue;
+    if (!guest) {
+      lines.push(`${effect[0]?.toUpperCase()}${effect.slice(1)}.`);
+      continue;
+    }
+    lines.push(
+      `${kind(guest)} ${guest.vmid} (${guest.name}) on ${guest.node}, now ${guest.status}: ${effect}.`,
+    );
+    if (call.op.name === 'destroy_vm' || (call.op.name === 'create_vm' && guest))
+      lines.push(await losses(pve, guest));
+  }
+  const many = touched.size > 1;
+  if (!lines.length && !many) return undefined;
+  if (many) {
+    const all = [...touched.values()];
+    const listed = all
+      .slice(0, MAX_LISTED)
+      .map((g) => `${g.vmid} (${g.name}) on ${g.node}, ${g.status}`);
+    const more = all.length > MAX_LISTED ? `, and ${all.length - MAX_LISTED} more` : '';
+    lines.unshift(`${tool.title} acts on ${all.length} guests: ${listed.join('; ')}${more}.`);
+  }
+  lines.unshift(`On cluster '${cluster}':`);
+  return stripInvisible(lines.join('\n'));
+}
+
+/** The disks and snapshots a guest loses, from its configuration. */
+async function losses(pve: PveApi, guest: GuestRef): Promise<string> {
+  const area = pve.guests(guest.type);
+  try {
+    const [config, snapshots] = await Promise.all([
+      area.config(guest.node, guest.vmid, { current: true }),
+      area.snapshots(guest.node, guest.vmid),
+    ]);
+    const disks = Object.entries(config)
+      .filter(([k, v]) => DISK_KEY.test(k) && !String(v).includes('media=cdrom'))
+      .map(([k, v]) => {
+        const volume = String(v).split(',')[0];
+        const size = /size=(\w+)/.exec(String(v))?.[1];
+        return `${k} ${volume}${size ? ` (${size})` : ''}`;
+      });
+    const count = snapshots.filter((s) => s.name !== 'current').length;
+    return [
+      disks.length ? `  Disks lost: ${disks.join(', ')}.` : '  No disks.',
+      count ? `  ${count} snapshot(s) lost.` : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
+  } catch {
+    // The human is asked all the same; the call itself meets the same failure.
+    return '  Its disks and snapshots could not be listed.';
+  }
+}
+
+/** How long an answered confirmation stays good for its retry (2026-07-28 era). */
+const SEAL_TTL_MS = 10 * 60_000;
+
+/**
+ * Binds a confirmation to one exact call and what it was shown: a retry must carry the same tool,
+ * arguments and impact, within ten minutes, once.
+ */
 export class ConfirmationSeal {
   private readonly key = randomBytes(32);
+  /** Nonces already used, with their expiry. */
+  private readonly used = new Map<string, number>();
 
-  private digest(tool: string, args: Record<string, unknown>): string {
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private digest(tool: string, args: Record<string, unknown>, impact: string): string {
     const { confirm: _c, dryRun: _d, ...rest } = args;
     const canonical = JSON.stringify(
       Object.keys(rest)
         .sort()
         .map((k) => [k, rest[k]]),
     );
-    return createHash('sha256').update(`${tool}\n${canonical}`).digest('base64url');
+    return createHash('sha256').update(`${tool}\n${canonical}\n${impact}`).digest('base64url');
   }
 
-  seal(tool: string, args: Record<string, unknown>): string {
-    const body = this.digest(tool, args);
-    return `${body}.${createHmac('sha256', this.key).update(body).digest('base64url')}`;
+  private mac(text: string): string {
+    return createHmac('sha256', this.key).update(text).digest('base64url');
   }
 
-  verify(state: unknown, tool: string, args: Record<string, unknown>): boolean {
-    return typeof state === 'string' && state === this.seal(tool, args);
+  seal(tool: string, args: Record<string, unknown>, impact: string): string {
+    const body = `${this.digest(tool, args, impact)}.${randomBytes(12).toString('base64url')}.${this.now() + SEAL_TTL_MS}`;
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** Whether `state` seals this call; a good seal is spent by checking it. */
+  verify(state: unknown, tool: string, args: Record<string, unknown>, impact: string): boolean {
+    if (typeof state !== 'string') return false;
+    const [digest, nonce, expires, mac] = state.split('.');
+    if (!digest || !nonce || !expires || !mac) return false;
+    const body = `${digest}.${nonce}.${expires}`;
+    if (mac !== this.mac(body) || digest !== this.digest(tool, args, impact)) return false;
+    const now = this.now();
+    for (const [n, until] of this.used) if (until < now) this.used.delete(n);
+    if (Number(expires) < now || this.used.has(nonce)) return false;
+    this.used.set(nonce, Number(expires));
+    return true;
   }
 }

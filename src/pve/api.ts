@@ -133,6 +133,12 @@ export interface GuestFacts {
   visible: Map<number, GuestRef>;
   /** Configured pools whose members could not be read (no Pool.Audit on them). */
   unknownPools: string[];
+  /** Node status by name (`online`, `offline`, `unknown`); empty without Sys.Audit. */
+  nodes: Map<string, string>;
+  /** Storages by `node/storage`, with the content types they hold. */
+  storages: Map<string, { content: string[]; status: string }>;
+  /** The pools these credentials may see. */
+  pools: Set<string>;
   /** When the facts were read (epoch ms). */
   at: number;
 }
@@ -171,9 +177,22 @@ class GuestIndex {
 
   private async read(opts?: CallOptions): Promise<GuestFacts> {
     const at = Date.now();
-    const rows = await this.client.call('GET /cluster/resources', { type: 'vm' }, opts);
+    // One call answers guests, nodes, storages and pools alike.
+    const rows = await this.client.call('GET /cluster/resources', {}, opts);
     const all = new Map<number, GuestRef>();
+    const nodes = new Map<string, string>();
+    const storages = new Map<string, { content: string[]; status: string }>();
+    const pools = new Set<string>();
     for (const r of rows) {
+      if (r.type === 'node' && r.node) nodes.set(r.node, r.status ?? 'unknown');
+      else if (r.type === 'storage' && r.node && r.storage)
+        storages.set(`${r.node}/${r.storage}`, {
+          content: String(r.content ?? '')
+            .split(',')
+            .filter(Boolean),
+          status: r.status ?? 'unknown',
+        });
+      else if (r.type === 'pool' && r.pool) pools.add(r.pool);
       if ((r.type !== 'qemu' && r.type !== 'lxc') || r.vmid === undefined || !r.node) continue;
       all.set(r.vmid, {
         vmid: r.vmid,
@@ -189,8 +208,8 @@ class GuestIndex {
     }
     const unknownPools: string[] = [];
     for (const pool of this.visibility.pools ?? []) {
-      // A row naming the pool shows these credentials may see its membership in the rows.
-      if ([...all.values()].some((g) => g.pool === pool)) continue;
+      // A pool row (or a guest row naming the pool) shows the rows carry its membership.
+      if (pools.has(pool) || [...all.values()].some((g) => g.pool === pool)) continue;
       const members = await this.members(pool, opts);
       if (members === 'forbidden') unknownPools.push(pool);
       else
@@ -200,7 +219,7 @@ class GuestIndex {
         }
     }
     const visible = new Map([...all].filter(([, g]) => this.visibility.guest(g)));
-    return { all, visible, unknownPools, at };
+    return { all, visible, unknownPools, nodes, storages, pools, at };
   }
 
   /** The vmids of a pool: empty when it does not exist, `forbidden` without Pool.Audit on it. */

@@ -8,21 +8,20 @@ import { inputRequired, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { type AuditLog, type Decision, type Outcome, redactArgs } from '../policy/audit.js';
-import type { WireGuard } from '../policy/guard.js';
+import { requestPath, type WireGuard } from '../policy/guard.js';
 import {
   admit,
   type ClusterPolicy,
   type ConfirmationSeal,
-  changes,
-  describeImpact,
-  destructive,
   guardGuest,
+  impactOf,
+  type PlannedCall,
   PolicyRefusal,
   type Preconditions,
 } from '../policy/policy.js';
 import { cleanDeep, cleanText } from '../policy/sanitize.js';
 import type { Interceptor, PveApi } from '../pve/index.js';
-import { type AnyTool, annotations, type ToolContext } from '../tools/define.js';
+import { type AnyTool, annotations, type ToolContext, type ToolResult } from '../tools/define.js';
 import { describeError } from '../tools/errors.js';
 import { selectTools } from '../tools/registry.js';
 import { registerPrompts, registerResources } from './resources.js';
@@ -143,13 +142,13 @@ function preparedTools(config: Config, deps: ServerDeps): PreparedTool[] {
     excludeTools: config.excludeTools,
     readOnly: allReadOnly,
   });
-  // In read-only mode the raw API tool stays, limited to GET.
+  // In read-only mode a raw tool stays, limited to GET.
   if (allReadOnly) {
     const api = selectTools({
       toolsets: config.toolsets,
       tools: config.tools,
       excludeTools: config.excludeTools,
-    }).find((t) => t.name === 'proxmox_api_request');
+    }).find((t) => t.raw);
     if (api)
       tools.push({ ...api, access: 'read', input: api.input.extend({ method: z.enum(['GET']) }) });
   }
@@ -174,10 +173,10 @@ function preparedTools(config: Config, deps: ServerDeps): PreparedTool[] {
   return result;
 }
 
-const isChanging = (tool: AnyTool) => tool.access !== 'read' || tool.name === 'proxmox_api_request';
+const isChanging = (tool: AnyTool) => tool.access !== 'read';
+// Any change may need a yes: that follows from what the call does, not from the tool.
 const mayConfirm = (tool: AnyTool, config: Config) =>
-  config.confirm === 'elicit' &&
-  (tool.access === 'destructive' || tool.name === 'proxmox_api_request');
+  config.confirm === 'elicit' && isChanging(tool);
 
 function registerTool(
   server: McpServer,
@@ -202,10 +201,13 @@ function registerTool(
       const { cluster: chosen, dryRun, confirm, ...args } = rawArgs;
       const clusterName = multi ? String(chosen) : (names[0] as string);
       const policy = deps.policies.get(clusterName) as ClusterPolicy;
-      // This call's requests are decided on facts read for it (see WireGuard.session).
+      const guard = deps.guards.get(clusterName) as WireGuard;
       const shared = deps.clusters.get(clusterName) as PveApi;
-      const guard = (deps.guards.get(clusterName) as WireGuard).session();
-      const pve = shared.withClient(shared.client.guarded(guard));
+      /** The cluster's API with this call's requests passing `g` (and, for a plan, recorded). */
+      const view = (g: WireGuard, record?: Interceptor) => {
+        const client = shared.client.guarded(g);
+        return shared.withClient(record ? client.intercepted(record) : client);
+      };
       const envelope = (ctx.mcpReq.envelope ?? {}) as Record<
         string,
         { name?: string; version?: string; elicitation?: unknown } | undefined
@@ -216,7 +218,7 @@ function registerTool(
       );
       const client =
         envelope['io.modelcontextprotocol/clientInfo'] ?? server.server.getClientVersion();
-      const isChange = changes(tool, args);
+      let isChange = tool.access !== 'read';
       const audit = (
         decision: Decision,
         outcome: Outcome,
@@ -230,7 +232,7 @@ function registerTool(
           args: redactArgs(args),
           client: client ? { name: client.name, version: client.version } : undefined,
           decision,
-          ...(extra.reason ? { reason: pve.client.redact(extra.reason) } : {}),
+          ...(extra.reason ? { reason: shared.client.redact(extra.reason) } : {}),
           ...(extra.upid ? { upid: extra.upid } : {}),
           outcome,
           durationMs: Date.now() - started,
@@ -242,7 +244,7 @@ function registerTool(
         isError?: boolean,
       ): CallResult => {
         // Cluster text is data: invisible characters out, long fields cut, secrets masked.
-        const redact = (s: string) => pve.client.redact(s);
+        const redact = (s: string) => shared.client.redact(s);
         // With several clusters, the text says which one the rows come from.
         const shown = multi ? `[cluster ${clusterName}] ${text}` : text;
         const result: CallResult = { content: [{ type: 'text', text: cleanText(shown, redact) }] };
@@ -250,11 +252,16 @@ function registerTool(
         if (isError) result.isError = true;
         return result;
       };
+      const answer = (result: ToolResult<unknown>) =>
+        result.isError
+          ? finish(result.text, undefined, true)
+          : finish(result.text, result.data as Record<string, unknown>);
 
       const token = ctx.mcpReq._meta?.progressToken;
       let step = 0;
+      const session = guard.session();
       const toolCtx: ToolContext = {
-        pve,
+        pve: view(session),
         cluster: clusterName,
         signal: ctx.mcpReq.signal,
         guard: (guest) => guardGuest(policy, guest),
@@ -268,7 +275,7 @@ function registerTool(
               params: {
                 progressToken: token,
                 progress: step,
-                message: cleanText(message, (s) => pve.client.redact(s)).slice(0, 500),
+                message: cleanText(message, (s) => shared.client.redact(s)).slice(0, 500),
               },
             })
             .catch(() => undefined);
@@ -276,17 +283,37 @@ function registerTool(
       };
 
       try {
-        const checks = await admit(policy, { tool, args, cluster: clusterName, pve });
-        if (dryRun === true && isChange) {
-          const plan = await dryRunOf(tool, args, toolCtx, checks);
-          audit('dry-run', 'not-run');
-          return finish(plan.text, { dryRun: plan.data });
+        const admitted = await admit(session, tool, args);
+        isChange = admitted.changing;
+        if (!isChange) return answer(await tool.run(args, toolCtx));
+        // The plan: the call run against a view that records its changes instead of sending
+        // them, each checked on the wire as if sent, with what PVE would refuse checked too.
+        const planGuard = guard.session({ planning: true });
+        const calls: PlannedCall[] = [];
+        const plan = await planCall(tool, args, calls, {
+          ...toolCtx,
+          pve: view(planGuard, (op, params) => record(calls, op, params)),
+          progress: async () => undefined,
+        });
+        if (dryRun === true) {
+          audit('dry-run', plan.failure ? 'error' : 'not-run', { reason: plan.failure });
+          const shown = dryRunAnswer(tool, plan, admitted.checks);
+          return finish(shown.text, { dryRun: shown.data }, Boolean(plan.failure));
         }
-        if (destructive(tool, args) && config.confirm !== 'none') {
-          const refusal = await confirmation(tool, args, {
-            clusterName,
-            pve,
-            checks,
+        if (plan.failure) {
+          audit('refused', 'not-run', { reason: plan.failure });
+          return finish(plan.failure, undefined, true);
+        }
+        // A call that would change nothing has already given its real answer.
+        if (!plan.calls.length && plan.result) {
+          audit('allowed', plan.result.isError ? 'error' : 'ok');
+          return answer(plan.result);
+        }
+        const facts = await planGuard.facts(true);
+        const impact = await impactOf(tool, plan.calls, toolCtx.pve, facts, clusterName);
+        let decision: Decision = 'allowed';
+        if (impact && config.confirm !== 'none') {
+          const refusal = await confirmation(tool, args, impact, {
             canElicit,
             confirm,
             mode: config.confirm,
@@ -295,12 +322,19 @@ function registerTool(
           });
           if (refusal && 'inputRequired' in refusal) return refusal.inputRequired;
           if (refusal) throw refusal;
+          decision = 'confirmed';
         }
-        const result = await tool.run(args, toolCtx);
+        // The run may make only the changes the plan held. Once a human took time to answer, it
+        // is decided on facts read anew; otherwise on the plan's own, read a moment ago.
+        const run = guard.session({
+          planned: new Set(plan.calls.map((c) => `${c.op.method} ${c.path}`)),
+        });
+        if (decision === 'allowed') run.reuseFacts(planGuard);
+        const result = await tool.run(args, { ...toolCtx, pve: view(run) });
         const upid = result.isError ? undefined : (result.data as { upid?: string }).upid;
         const status = result.isError ? undefined : (result.data as { status?: string }).status;
         audit(
-          'allowed',
+          decision,
           result.isError
             ? 'error'
             : status === 'running' || status === 'started'
@@ -308,9 +342,7 @@ function registerTool(
               : 'ok',
           { upid, reason: result.isError ? result.text : undefined },
         );
-        return result.isError
-          ? finish(result.text, undefined, true)
-          : finish(result.text, result.data as Record<string, unknown>);
+        return answer(result);
       } catch (err) {
         if (err instanceof PolicyRefusal) {
           audit(err.decision, 'not-run', { reason: err.message });
@@ -328,36 +360,60 @@ function registerTool(
   );
 }
 
-/** Runs a tool against a client that records its changing calls instead of sending them. */
-async function dryRunOf(
+interface Plan {
+  /** The changing requests the call would send, in order. */
+  calls: PlannedCall[];
+  /** Why the call would fail, if it would. */
+  failure?: string;
+  /** The call's answer when it planned no change. */
+  result?: ToolResult<unknown>;
+}
+
+/** Records a changing request of a plan; reads go through. Tasks get a dry-run UPID. */
+function record(
+  calls: PlannedCall[],
+  op: Parameters<Interceptor>[0],
+  params: Parameters<Interceptor>[1],
+): ReturnType<Interceptor> {
+  if (op.method === 'GET') return undefined;
+  calls.push({ op, params, path: requestPath(op, params) });
+  const node = typeof params.node === 'string' ? params.node : 'cluster';
+  const id = params.vmid ?? '';
+  const upid = `UPID:${node}:00000000:00000000:00000000:dryrun:${id}:dry-run@pve:`;
+  return { data: op.async === 'upid' || op.async === 'upid-or-ok' ? upid : null };
+}
+
+/** Runs a tool against a recording view (see `record`); a refusal on the wire propagates. */
+async function planCall(
   tool: AnyTool,
   args: Record<string, unknown>,
+  calls: PlannedCall[],
   ctx: ToolContext,
-  checks: Preconditions,
-) {
-  const calls: z.infer<typeof plannedCall>[] = [];
-  const record: Interceptor = (op, params, path) => {
-    if (op.method === 'GET') return undefined;
-    calls.push({
-      method: op.method,
-      path: `/api2/json${path}`,
-      params: redactArgs(params as Record<string, unknown>),
-    });
-    const node = typeof params.node === 'string' ? params.node : 'cluster';
-    const id = params.vmid ?? '';
-    const upid = `UPID:${node}:00000000:00000000:00000000:dryrun:${id}:dry-run@pve:`;
-    return { data: op.async === 'upid' || op.async === 'upid-or-ok' ? upid : null };
-  };
-  const pve = ctx.pve.withClient(ctx.pve.client.intercepted(record));
-  let note: string | undefined;
+): Promise<Plan> {
+  const plan: Plan = { calls };
   try {
-    const result = await tool.run(args, { ...ctx, pve, progress: async () => undefined });
-    if (result.isError) note = result.text;
+    const result = await tool.run(args, ctx);
+    if (result.isError) plan.failure = result.text;
+    else plan.result = result;
   } catch (err) {
+    if (err instanceof PolicyRefusal) {
+      plan.failure = err.message;
+      return plan;
+    }
     const described = describeError(err, ctx.cluster);
     if (!described) throw err;
-    note = described.text;
+    plan.failure = described.text;
   }
+  return plan;
+}
+
+/** A dry run's answer: the calls it would make and the facts checked, or why it would fail. */
+function dryRunAnswer(tool: AnyTool, plan: Plan, checks: Preconditions) {
+  const calls = plan.calls.map((c) => ({
+    method: c.op.method,
+    path: `/api2/json${c.path}`,
+    params: redactArgs(c.params),
+  }));
   const facts = [
     checks.vmid === undefined
       ? undefined
@@ -372,23 +428,22 @@ async function dryRunOf(
         ? `locked (${checks.locked})`
         : 'not locked',
   ].filter(Boolean);
-  const text = [
-    `Dry run of ${tool.name}: nothing was changed.`,
-    calls.length
-      ? `It would call:\n${calls.map((c) => `  ${c.method} ${c.path} ${JSON.stringify(c.params)}`).join('\n')}`
-      : 'It would make no changing call.',
-    `Checks: ${facts.join(', ')}.`,
-    note ? `Note: ${note}` : '',
-  ]
-    .filter(Boolean)
-    .join('\n');
-  return { data: { calls, checks, ...(note ? { note } : {}) }, text };
+  const text = plan.failure
+    ? `Dry run of ${tool.name}: the call would fail, and nothing was changed.\n${plan.failure}`
+    : [
+        `Dry run of ${tool.name}: nothing was changed.`,
+        calls.length
+          ? `It would call:\n${calls.map((c) => `  ${c.method} ${c.path} ${JSON.stringify(c.params)}`).join('\n')}`
+          : 'It would make no changing call.',
+        `Checks: ${facts.join(', ')}.`,
+      ].join('\n');
+  return {
+    data: { calls, checks, ...(plan.failure ? { note: plan.failure } : {}) },
+    text,
+  };
 }
 
 interface ConfirmContext {
-  clusterName: string;
-  pve: PveApi;
-  checks: Preconditions;
   canElicit: boolean;
   confirm: unknown;
   mode: Config['confirm'];
@@ -404,9 +459,9 @@ interface ConfirmContext {
 async function confirmation(
   tool: AnyTool,
   args: Record<string, unknown>,
+  impact: string,
   c: ConfirmContext,
 ): Promise<PolicyRefusal | { inputRequired: CallResult } | undefined> {
-  const impact = await describeImpact({ tool, args, cluster: c.clusterName, pve: c.pve }, c.checks);
   if (c.canElicit) {
     const response = c.ctx.mcpReq.inputResponses?.confirm as
       | { action?: string; content?: { confirm?: unknown } }
@@ -423,27 +478,27 @@ async function confirmation(
       return {
         inputRequired: inputRequired({
           inputRequests: { confirm: request },
-          requestState: c.deps.seal.seal(tool.name, args),
+          requestState: c.deps.seal.seal(tool.name, args, impact),
         }) as unknown as CallResult,
       };
     }
-    if (!c.deps.seal.verify(c.ctx.mcpReq.requestState(), tool.name, args)) {
+    if (!c.deps.seal.verify(c.ctx.mcpReq.requestState(), tool.name, args, impact)) {
       return new PolicyRefusal(
-        'The confirmation does not match this call (its arguments changed): nothing was done. Ask again.',
+        'The confirmation does not match this call (its arguments or what it would do changed, it was used already, or it expired): nothing was done. Ask again.',
         'declined',
       );
     }
     if (response.action === 'accept' && response.content?.confirm === true) return undefined;
     const how = response.action === 'cancel' ? 'cancelled' : 'declined';
-    return new PolicyRefusal(`The user ${how} it: nothing was done. (${impact})`, 'declined');
+    return new PolicyRefusal(`The user ${how} it: nothing was done.\n${impact}`, 'declined');
   }
   if (c.mode === 'strict') {
     return new PolicyRefusal(
-      `Refused: this needs a human's confirmation, and this client cannot ask for one (confirmation mode strict). ${impact}`,
+      `Refused: this needs a human's confirmation, and this client cannot ask for one (confirmation mode strict).\n${impact}`,
     );
   }
   if (c.confirm === true) return undefined;
   return new PolicyRefusal(
-    `Needs confirmation: ${impact} This client cannot ask the user directly, so tell the user exactly what will happen and, once they agree, call again with confirm: true.`,
+    `Needs confirmation. ${impact}\nThis client cannot ask the user directly, so tell the user exactly what will happen and, once they agree, call again with confirm: true.`,
   );
 }

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { sleep } from '../pve/sleep.js';
 import { resolveGuest, ToolError, vmid } from './common.js';
-import { type AnyTool, defineTool, ok } from './define.js';
+import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
 import { table } from './render.js';
 
 const osInfo = defineTool({
@@ -15,6 +15,7 @@ const osInfo = defineTool({
     'Returns the operating system a running VM reports through the QEMU guest agent: name, version, kernel, architecture.',
   toolset: 'agent',
   access: 'read',
+  targets: guestTargets,
   input: z.object({ vmid }),
   output: z.object({
     vmid: z.number(),
@@ -58,6 +59,7 @@ const guestNetwork = defineTool({
     "Returns a running guest's network interfaces and IP addresses: for VMs from the QEMU guest agent, for containers from the host.",
   toolset: 'agent',
   access: 'read',
+  targets: guestTargets,
   input: z.object({ vmid }),
   output: z.object({ vmid: z.number(), interfaces: z.array(iface) }),
   async run(args, ctx) {
@@ -112,6 +114,7 @@ const execCommand = defineTool({
     'Runs a command inside a running VM through the QEMU guest agent and returns its exit code and output (each capped at 16 KiB). The command is an argument list, not a shell line.',
   toolset: 'agent_exec',
   access: 'destructive',
+  targets: guestTargets,
   input: z.object({
     vmid,
     command: z
@@ -139,7 +142,14 @@ const execCommand = defineTool({
   }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { type: 'qemu' });
-    const { pid } = await ctx.pve.agent.exec(guest.node, guest.vmid, args.command, args.input);
+    const started = await ctx.pve.agent.exec(guest.node, guest.vmid, args.command, args.input);
+    // A plan records the request and gets no process back: there is nothing to follow.
+    if (!started)
+      return ok(
+        { vmid: guest.vmid, pid: 0, exited: false, stdout: '', stderr: '', truncated: false },
+        `Would run ${JSON.stringify(args.command)} in VM ${guest.vmid} (${guest.name}).`,
+      );
+    const { pid } = started;
     const deadline = Date.now() + args.timeout * 1000;
     let delay = 100;
     for (;;) {

@@ -12,6 +12,8 @@ const apiRequest = defineTool({
     "Calls one operation of the Proxmox VE API by method and path below /api2/json (e.g. GET /nodes/pve1/qemu/100/pending). Only operations of the server's API contract are allowed; parameters are checked against it first. Returns the answer's data as JSON.",
   toolset: 'api',
   access: 'destructive',
+  raw: true,
+  targets: (a) => ({ request: a }),
   input: z.object({
     method: z.enum(['GET', 'POST', 'PUT', 'DELETE']),
     path: z.string().regex(/^\/[\w@!.:%\-/{}]*$/, 'a path below /api2/json, starting with /'),

@@ -12,7 +12,7 @@ import {
   wait,
   waitTimeout,
 } from './common.js';
-import { type AnyTool, defineTool, ok, type ToolContext } from './define.js';
+import { type AnyTool, defineTool, guestTargets, ok, type ToolContext } from './define.js';
 import { bytes, table } from './render.js';
 
 const volid = z
@@ -46,6 +46,7 @@ const backupNow = defineTool({
     'Backs up a VM or container now (vzdump) to a backup storage (default: the first shared one), in snapshot, suspend or stop mode, compressed, with notes.',
   toolset: 'backup',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     vmid,
     storage: z.string().optional(),
@@ -166,14 +167,13 @@ const listBackups = defineTool({
 
 const restoreBackup = defineTool({
   name: 'proxmox_restore_backup',
-  createsGuest: true,
   title: 'Restore backup',
   description:
     'Restores a backup to a new vmid (from the cluster when omitted), or over the existing guest of that vmid with force, which replaces its disks and configuration.',
   toolset: 'backup',
   access: 'destructive',
+  targets: (a) => ({ ...guestTargets(a), volumes: [a.volid] }),
   // Restoring to a new ID destroys nothing; over an existing guest it does.
-  destructiveIf: (args) => args.force === true,
   input: z.object({
     volid,
     vmid: vmid.optional().describe('Target ID; a new one when omitted'),
@@ -230,6 +230,7 @@ const deleteBackup = defineTool({
   description: 'Deletes a backup volume. Cannot be undone; protected backups are refused.',
   toolset: 'backup',
   access: 'destructive',
+  targets: (a) => ({ nodes: [a.node], volumes: [a.volid] }),
   input: z.object({
     volid,
     node: optionalNode.describe('For backups on node-local storage'),

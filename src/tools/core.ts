@@ -24,7 +24,14 @@ import {
   wait,
   waitTimeout,
 } from './common.js';
-import { type Access, type AnyTool, defineTool, ok, type ToolContext } from './define.js';
+import {
+  type Access,
+  type AnyTool,
+  defineTool,
+  guestTargets,
+  ok,
+  type ToolContext,
+} from './define.js';
 import {
   guestInfo,
   guestRow,
@@ -294,6 +301,7 @@ function infoTool(type: GuestType, name: string) {
     description: `Returns a ${kindWord(type)}'s configuration: CPU, memory, disks, network interfaces, OS type, tags, description, pending changes and the config digest.`,
     toolset: 'core',
     access: 'read',
+    targets: guestTargets,
     input: z.object({ vmid, node: optionalNode }),
     output: infoOutput,
     async run(args, ctx) {
@@ -311,6 +319,7 @@ function statusTool(type: GuestType, name: string) {
     description: `Returns a ${kindWord(type)}'s run state, uptime, CPU and memory use, lock and HA state.`,
     toolset: 'core',
     access: 'read',
+    targets: guestTargets,
     input: z.object({ vmid, node: optionalNode }),
     output: statusOutput,
     async run(args, ctx) {
@@ -363,6 +372,7 @@ function powerTool(
     toolset: 'core',
     access: spec.access,
     idempotent: spec.idempotent,
+    targets: guestTargets,
     input: z.object({ vmid, node: optionalNode, ...extra, wait, timeout: waitTimeout }),
     output: powerOutput,
     async run(args, ctx) {
@@ -597,12 +607,12 @@ async function findIso(pve: PveApi, nodeName: string, iso: string): Promise<stri
 
 const createVm = defineTool({
   name: 'proxmox_create_vm',
-  createsGuest: true,
   title: 'Create VM',
   description:
     'Creates a QEMU VM with one disk and one NIC, booting an ISO or nothing. Defaults: the next free vmid, the node with most free memory, its largest VM-image storage.',
   toolset: 'core',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     name: z
       .string()
@@ -683,6 +693,7 @@ const deleteVm = defineTool({
     'Deletes a stopped VM and all its disks. purge also removes it from HA, backup jobs and replication. Cannot be undone.',
   toolset: 'core',
   access: 'destructive',
+  targets: guestTargets,
   input: z.object({
     vmid,
     node: optionalNode,
@@ -726,6 +737,7 @@ const createSnapshot = defineTool({
     "Takes a snapshot of a VM or container. vmstate also saves a running VM's RAM, so a rollback resumes it as it was.",
   toolset: 'core',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     vmid,
     snapname,
@@ -766,6 +778,7 @@ const listSnapshots = defineTool({
     'Lists the snapshot tree of a VM or container: name, time, description, parent, and which snapshot the current state follows.',
   toolset: 'core',
   access: 'read',
+  targets: guestTargets,
   input: z.object({ vmid, node: optionalNode }),
   output: z.object({
     vmid: z.number(),
@@ -820,6 +833,7 @@ const rollbackSnapshot = defineTool({
     'Returns a VM or container to a snapshot. Every change since that snapshot is lost; a running guest is stopped unless the snapshot holds RAM.',
   toolset: 'core',
   access: 'destructive',
+  targets: guestTargets,
   input: z.object({
     vmid,
     snapname,
@@ -850,6 +864,7 @@ const deleteSnapshot = defineTool({
     'Deletes a snapshot of a VM or container; its children move to its parent. The guest itself is unchanged.',
   toolset: 'core',
   access: 'destructive',
+  targets: guestTargets,
   input: z.object({ vmid, snapname, node: optionalNode, wait, timeout: waitTimeout }),
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
@@ -1244,6 +1259,7 @@ const stopTask = defineTool({
     'Stops a running task (a backup, migration, ...). What it had done so far may be left unfinished.',
   toolset: 'core',
   access: 'write',
+  targets: (a) => ({ upid: a.upid }),
   input: z.object({ upid }),
   output: z.object({ upid: z.string(), node: z.string(), stopped: z.boolean() }),
   async run(args, ctx) {
@@ -1282,7 +1298,7 @@ const bulkGuests = defineTool({
     'Starts, shuts down or stops many guests chosen by vmids or filters (all: true for every guest), in parallel; skips templates and guests already so. Returns a per-guest result table.',
   toolset: 'core',
   access: 'destructive',
-  destructiveIf: (args) => args.action === 'stop',
+  targets: (a) => ({ selected: true, nodes: [a.node] }),
   input: z.object({
     action: z.enum(['start', 'shutdown', 'stop']),
     vmids: z.array(vmid).max(10_000).optional(),

@@ -10,6 +10,30 @@ import type { PveApi } from '../pve/index.js';
 /** What a tool may do; the MCP annotations derive from it. */
 export type Access = 'read' | 'write' | 'destructive';
 
+/** What a call names: guests (existing, or the ID a new one takes), nodes, volumes, a task. */
+export interface ToolTargets {
+  guests?: (number | undefined)[];
+  nodes?: (string | undefined)[];
+  /** The pool a new guest joins. */
+  pools?: (string | undefined)[];
+  /** Volume ids: the guests owning them are targets too. */
+  volumes?: string[];
+  upid?: string;
+  /** The guests are chosen as the call runs; each is checked on the wire then. */
+  selected?: true;
+  /** A request spelled out by the caller, resolved through the API contract. */
+  request?: { method: string; path: string; params?: Record<string, unknown> };
+}
+
+/** The usual targets: a guest by `vmid`, a new one by `newid`, its node, a target node, a pool. */
+export const guestTargets = (a: {
+  vmid?: number;
+  newid?: number;
+  node?: string;
+  target?: string;
+  pool?: string;
+}): ToolTargets => ({ guests: [a.vmid, a.newid], nodes: [a.node, a.target], pools: [a.pool] });
+
 export interface ToolContext {
   pve: PveApi;
   /** The cluster's configured name. */
@@ -37,10 +61,17 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   access: Access;
   /** Repeating the call with the same arguments changes nothing more (for writes). */
   idempotent?: boolean;
-  /** The tool makes a new guest: its vmid argument names the new one, not an existing target. */
-  createsGuest?: true;
-  /** When only some calls of a destructive-class tool destroy something (restore over a guest). */
-  destructiveIf?: (args: Record<string, unknown>) => boolean;
+  /**
+   * What a changing call acts on, as its arguments name it: checked before anything is read or
+   * planned, for a refusal that names the guest. Every request it then makes is checked again on
+   * the wire; every changing tool declares this.
+   */
+  targets?: (args: z.output<I>) => ToolTargets;
+  /**
+   * The tool sends requests the caller spelled out (the raw API tool): every change it makes
+   * needs a human's yes, whatever its effect.
+   */
+  raw?: true;
   input: I;
   output: O;
   run(args: z.output<I>, ctx: ToolContext): Promise<ToolResult<z.output<O>>>;

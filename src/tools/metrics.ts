@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { label, node, resolveGuest, vmid } from './common.js';
-import { type AnyTool, defineTool, ok } from './define.js';
+import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
 import { bytes, percent, table } from './render.js';
 
 const timeframe = z.enum(['hour', 'day', 'week', 'month', 'year']).default('hour');
@@ -111,6 +111,7 @@ const guestMetrics = defineTool({
     "Summarises a VM's or container's CPU, memory, disk and network I/O over a timeframe (hour to year): min, average, max and last per series.",
   toolset: 'metrics',
   access: 'read',
+  targets: guestTargets,
   input: z.object({ vmid, timeframe, cf }),
   output,
   async run(args, ctx) {

@@ -16,7 +16,7 @@ import {
   wait,
   waitTimeout,
 } from './common.js';
-import { type AnyTool, defineTool, ok } from './define.js';
+import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
 
 const hostname = z
   .string()
@@ -58,12 +58,12 @@ async function rootdirStorage(
 
 const createContainer = defineTool({
   name: 'proxmox_create_container',
-  createsGuest: true,
   title: 'Create container',
   description:
     'Creates an LXC container from a template (volume id or file name) with one root disk and one network interface. vmid comes from the cluster when omitted. Password or SSH keys set root access.',
   toolset: 'provision',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     hostname,
     template: z.string().min(1).describe('Template volume id or file name'),
@@ -140,12 +140,12 @@ const createContainer = defineTool({
 
 const cloneGuest = defineTool({
   name: 'proxmox_clone_guest',
-  createsGuest: true,
   title: 'Clone VM or container',
   description:
     'Clones a VM or container, full or linked (linked needs a template source), to a new vmid (from the cluster when omitted), optionally onto another node, storage or pool.',
   toolset: 'provision',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     vmid,
     newid: vmid.optional().describe('ID of the clone'),
@@ -193,6 +193,7 @@ const convertToTemplate = defineTool({
     'Turns a stopped VM or container without snapshots into a template, which can be cloned but no longer started. Cannot be undone.',
   toolset: 'provision',
   access: 'destructive',
+  targets: guestTargets,
   input: z.object({ vmid, node: optionalNode, wait, timeout: waitTimeout }),
   output: guestTask,
   async run(args, ctx) {
@@ -214,6 +215,7 @@ const updateConfig = defineTool({
     'Changes settings of a VM or container: CPU cores, memory, name, tags, description, start at boot, network bridge or VLAN, and for VMs cloud-init user, SSH keys and IP configuration. digest (from the info tools) refuses the change if the config changed meanwhile. A running VM applies CPU and memory changes at its next start (reported as pending).',
   toolset: 'provision',
   access: 'write',
+  targets: guestTargets,
   idempotent: true,
   input: z.object({
     vmid,
@@ -337,6 +339,7 @@ const resizeDisk = defineTool({
     "Grows a VM or container disk to a size ('40G') or by an amount ('+10G'). Disks cannot shrink.",
   toolset: 'provision',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     vmid,
     disk: z
@@ -372,6 +375,7 @@ const migrateGuest = defineTool({
     'Moves a VM or container to another node: a running VM online (live), with its local disks if withLocalDisks; a running container by restarting it.',
   toolset: 'provision',
   access: 'write',
+  targets: guestTargets,
   input: z.object({
     vmid,
     target: node.describe('Destination node'),
@@ -411,6 +415,7 @@ const deleteContainer = defineTool({
     'Deletes a stopped container and its volumes (force also stops a running one). purge also removes it from HA, backup jobs and replication. Cannot be undone.',
   toolset: 'provision',
   access: 'destructive',
+  targets: guestTargets,
   input: z.object({
     vmid,
     node: optionalNode,

@@ -143,7 +143,8 @@ describe('Streamable HTTP', () => {
     // VM 106 ignores ACPI: this shutdown waits out its 2-second timeout (demo tasks run at half time).
     const call = client.callTool({
       name: 'proxmox_shutdown_vm',
-      arguments: { vmid: 106, shutdownTimeout: 4, forceStop: true },
+      // forceStop may end in a hard stop, so it needs a yes: this client cannot ask, so confirm.
+      arguments: { vmid: 106, shutdownTimeout: 4, forceStop: true, confirm: true },
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const exited = new Promise<number | null>((resolve) => own.child.once('exit', resolve));

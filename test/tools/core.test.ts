@@ -237,7 +237,7 @@ describe('core tools, changes', () => {
     expect(snap.structured?.status).toBe('started');
     const r = await h.call('proxmox_create_snapshot', { vmid: 101, snapname: 'second' });
     expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/VM 101 is locked \(snapshot\)/);
+    expect(r.text).toMatch(/VM 101 \(web-02\) is locked \(snapshot\)/);
     await h.call('proxmox_wait_task', { upid: snap.structured?.upid });
   });
 
@@ -304,7 +304,7 @@ describe('core tools, changes', () => {
   it('refuses to delete a running VM, in plain words', async () => {
     const r = await h.call('proxmox_delete_vm', { vmid: 100 });
     expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/VM 100 is running.*Stop or shut it down first/);
+    expect(r.text).toMatch(/VM 100 \(web-01\) is running: stop or shut it down first/);
   });
 
   it('bulk: shuts down a tag, skipping the stopped, with a per-guest table', async () => {
