@@ -137,53 +137,64 @@ const listOf = (v: unknown) =>
     .filter(Boolean);
 
 /** What a request does that a human must agree to, in words; undefined when it needs no yes. */
-function effectOf(call: PlannedCall, guest: GuestRef | undefined): string | undefined {
+function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | undefined {
   const { op, params } = call;
   switch (op.name) {
     case 'destroy_vm':
-      return 'destroys it, with its disks and snapshots';
+      return 'Destroy, with its disks and snapshots';
     case 'delsnapshot':
-      return `deletes its snapshot '${params.snapname}'`;
+      return `Delete snapshot '${params.snapname}'`;
     case 'rollback':
-      return `rolls it back to snapshot '${params.snapname}': every change since is lost`;
+      return `Roll back to snapshot '${params.snapname}' (every change since is lost)`;
     case 'vm_stop':
-      return 'stops it hard, like pulling the power: unsaved data is lost';
+      return 'Stop hard, like pulling the power (unsaved data is lost)';
     case 'vm_reset':
-      return 'resets it like a reset button: unsaved data is lost';
+      return 'Reset, like a reset button (unsaved data is lost)';
     case 'vm_shutdown':
       return truthy(params.forceStop)
-        ? `shuts it down, and stops it hard if it is not down after ${params.timeout ?? 'the default'} seconds`
+        ? `Shut down, and stop hard if not down after ${params.timeout === undefined ? "PVE's default timeout" : `${params.timeout} s`}`
         : undefined;
     case 'exec':
-      return `runs a command in it: ${JSON.stringify(listOf(params.command).length ? params.command : [])}${params['input-data'] ? ' with standard input' : ''}`;
+      return `Run the command ${JSON.stringify(params.command ?? [])}${params['input-data'] ? ' with standard input' : ''}`;
     case 'create_vm':
-      return guest
-        ? 'restores a backup over it: its disks and configuration are replaced'
+      return subject
+        ? 'Restore a backup over it (its disks and configuration are replaced)'
         : undefined;
     case 'update_vm':
     case 'update_vm_async': {
       const disks = listOf(params.delete).filter((k) => DISK_KEY.test(k));
       return disks.length
-        ? `removes ${disks.join(', ')} (an unused disk removed is destroyed)`
+        ? `Remove ${disks.join(', ')} from its configuration (a disk removed stays as an unused disk; an unused disk removed is destroyed)`
         : undefined;
     }
     case 'vzdump': {
       const many =
         truthy(params.all) || params.pool !== undefined || listOf(params.vmid).length > 1;
-      return many ? 'backs up several guests at once' : undefined;
+      return many ? 'Back up several guests at once' : undefined;
     }
     case 'stop_task':
-      return `stops the task ${params.upid}`;
+      return `Stop the task ${params.upid}`;
+    case 'delete':
+      return `Delete the volume ${params.volume}`;
   }
   // Whatever else deletes something needs a yes too.
-  return op.method === 'DELETE' ? `deletes ${call.path}` : undefined;
+  return op.method === 'DELETE' ? `Delete ${call.path}` : undefined;
 }
 
 const MAX_LISTED = 20;
 
+/** Guests in words, all of them or the first 20 and a count. */
+function guestList(guests: GuestRef[]): string {
+  const listed = guests
+    .slice(0, MAX_LISTED)
+    .map((g) => `${kind(g)} ${g.vmid} (${g.name}) on ${g.node}, now ${g.status}`);
+  const more = guests.length > MAX_LISTED ? `; and ${guests.length - MAX_LISTED} more` : '';
+  return `${listed.join('; ')}${more}`;
+}
+
 /**
  * What the human is asked to agree to, from the plan: each guest by id, name and node with what
- * happens to it, the disks and snapshots lost, the command run, all guests of a wide change (the
+ * happens to it, the disks and snapshots lost, the command run, every guest of a wide change (the
  * first 20 and a count), and for raw calls the method, path, parameters and targets. Undefined
  * when the plan needs no yes.
  */
@@ -195,47 +206,49 @@ export async function impactOf(
   cluster: string,
 ): Promise<string | undefined> {
   const touched = new Map<number, GuestRef>();
+  const groups = new Map<string, GuestRef[]>();
   const lines: string[] = [];
+  const losing: GuestRef[] = [];
   for (const call of calls) {
     const t = resolveTargets(call.op, call.params);
-    for (const id of [...t.guests, ...t.volumeOwners]) {
-      const g = facts.all.get(id);
-      if (g) touched.set(id, g);
-    }
-    const guest = facts.all.get(Number(call.params.vmid));
-    const effect = effectOf(call, guest);
+    const named = [...t.guests, ...t.volumeOwners]
+      .map((id) => facts.all.get(id))
+      .filter((g): g is GuestRef => g !== undefined);
+    for (const g of named) touched.set(g.vmid, g);
+    const subject = named[0];
+    const effect = effectOf(call, facts.all.get(Number(call.params.vmid)));
     if (tool.raw) {
-      const params = JSON.stringify(redactArgs(call.params));
-      const named = [...t.guests, ...t.volumeOwners].map((id) => {
-        const g = facts.all.get(id);
-        return g ? `${kind(g)} ${id} (${g.name}) on ${g.node}` : `ID ${id}`;
-      });
+      const body = Object.fromEntries(
+        Object.entries(call.params).filter(([k]) => !call.op.path.includes(`{${k}}`)),
+      );
       lines.push(
-        `${call.op.method} ${call.path} with ${params}${named.length ? `, acting on ${named.join(', ')}` : ''}${effect ? `: ${effect}` : ''}.`,
+        `${call.op.method} ${call.path} with ${JSON.stringify(redactArgs(body))}${named.length ? `, acting on ${guestList(named)}` : ''}${effect ? `: ${effect}` : ''}.`,
       );
       continue;
     }
     if (!effect) continue;
-    if (!guest) {
-      lines.push(`${effect[0]?.toUpperCase()}${effect.slice(1)}.`);
-      continue;
-    }
+    const group = groups.get(effect) ?? [];
+    if (subject && !group.includes(subject)) group.push(subject);
+    groups.set(effect, group);
+    if (subject && (call.op.name === 'destroy_vm' || call.op.name === 'create_vm'))
+      losing.push(subject);
+  }
+  for (const [effect, guests] of groups) {
     lines.push(
-      `${kind(guest)} ${guest.vmid} (${guest.name}) on ${guest.node}, now ${guest.status}: ${effect}.`,
+      guests.length === 0
+        ? `${effect}.`
+        : guests.length === 1
+          ? `${effect}: ${guestList(guests)}.`
+          : `${effect}, for ${guests.length} guests: ${guestList(guests)}.`,
     );
-    if (call.op.name === 'destroy_vm' || (call.op.name === 'create_vm' && guest))
-      lines.push(await losses(pve, guest));
   }
+  for (const g of losing.slice(0, MAX_LISTED)) lines.push(await losses(pve, g));
+  // A wide change with no effect named above still needs a yes, naming every guest.
+  const covered = new Set([...groups.values()].flat().map((g) => g.vmid));
+  const rest = [...touched.values()].filter((g) => !covered.has(g.vmid));
   const many = touched.size > 1;
-  if (!lines.length && !many) return undefined;
-  if (many) {
-    const all = [...touched.values()];
-    const listed = all
-      .slice(0, MAX_LISTED)
-      .map((g) => `${g.vmid} (${g.name}) on ${g.node}, ${g.status}`);
-    const more = all.length > MAX_LISTED ? `, and ${all.length - MAX_LISTED} more` : '';
-    lines.unshift(`${tool.title} acts on ${all.length} guests: ${listed.join('; ')}${more}.`);
-  }
+  if (many && rest.length) lines.push(`Acts on ${rest.length} guests at once: ${guestList(rest)}.`);
+  if (!lines.length) return undefined;
   lines.unshift(`On cluster '${cluster}':`);
   return stripInvisible(lines.join('\n'));
 }
@@ -257,14 +270,14 @@ async function losses(pve: PveApi, guest: GuestRef): Promise<string> {
       });
     const count = snapshots.filter((s) => s.name !== 'current').length;
     return [
-      disks.length ? `  Disks lost: ${disks.join(', ')}.` : '  No disks.',
+      `  ${kind(guest)} ${guest.vmid} loses ${disks.length ? `its disks ${disks.join(', ')}` : 'no disk'}.`,
       count ? `  ${count} snapshot(s) lost.` : '',
     ]
       .filter(Boolean)
       .join('\n');
   } catch {
     // The human is asked all the same; the call itself meets the same failure.
-    return '  Its disks and snapshots could not be listed.';
+    return `  The disks and snapshots of ${kind(guest)} ${guest.vmid} could not be listed.`;
   }
 }
 

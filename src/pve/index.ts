@@ -23,6 +23,7 @@ export { PveApiError, type PveErrorKind } from './errors.js';
 export {
   isSuccess,
   parseUpid,
+  plannedUpid,
   type TaskOutcome,
   TaskRef,
   type Upid,

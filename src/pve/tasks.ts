@@ -46,6 +46,10 @@ const TAIL = 20;
 export const isSuccess = (exitstatus: string | undefined) =>
   exitstatus === 'OK' || (exitstatus?.startsWith('WARNINGS: ') ?? false);
 
+/** The task id a recording view answers for a task it did not start (dry runs, plans). */
+export const plannedUpid = (node: string, id: string | number) =>
+  `UPID:${node}:00000000:00000000:00000000:dryrun:${id}:dry-run@pve:`;
+
 /** Waits for a task to end; a timeout answers the still-running state, an abort throws. */
 export async function waitForTask(
   client: PveClient,
@@ -54,6 +58,20 @@ export async function waitForTask(
 ): Promise<TaskOutcome> {
   const parsed = parseUpid(upid);
   if (!parsed) throw new Error(`not a task id (UPID): ${upid}`);
+  // A planned task never ran: it is taken as done, so a plan goes on as the real call would.
+  if (parsed.type === 'dryrun')
+    return {
+      upid,
+      node: parsed.node,
+      type: parsed.type,
+      status: 'stopped',
+      ok: true,
+      exitstatus: 'OK',
+      warnings: [],
+      logTail: [],
+      durationMs: 0,
+      timedOut: false,
+    };
   const started = Date.now();
   const deadline = started + (opts.timeoutMs ?? 600_000);
   const minPoll = opts.minPollMs ?? 100;

@@ -20,7 +20,7 @@ import {
   type Preconditions,
 } from '../policy/policy.js';
 import { cleanDeep, cleanText } from '../policy/sanitize.js';
-import type { Interceptor, PveApi } from '../pve/index.js';
+import { type Interceptor, type PveApi, plannedUpid } from '../pve/index.js';
 import { type AnyTool, annotations, type ToolContext, type ToolResult } from '../tools/define.js';
 import { describeError } from '../tools/errors.js';
 import { selectTools } from '../tools/registry.js';
@@ -377,9 +377,10 @@ function record(
 ): ReturnType<Interceptor> {
   if (op.method === 'GET') return undefined;
   calls.push({ op, params, path: requestPath(op, params) });
-  const node = typeof params.node === 'string' ? params.node : 'cluster';
-  const id = params.vmid ?? '';
-  const upid = `UPID:${node}:00000000:00000000:00000000:dryrun:${id}:dry-run@pve:`;
+  const upid = plannedUpid(
+    typeof params.node === 'string' ? params.node : 'cluster',
+    String(params.vmid ?? ''),
+  );
   return { data: op.async === 'upid' || op.async === 'upid-or-ok' ? upid : null };
 }
 

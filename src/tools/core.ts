@@ -645,6 +645,7 @@ const createVm = defineTool({
       ])
       .default('l26'),
     description: z.string().max(8_192).optional(),
+    pool: z.string().optional(),
     start: z.boolean().default(false).describe('Start it once created'),
     wait,
     timeout: waitTimeout,
@@ -674,6 +675,7 @@ const createVm = defineTool({
       boot: iso ? 'order=scsi0;ide2;net0' : 'order=scsi0;net0',
       agent: '1',
       description: args.description,
+      pool: args.pool,
       start: args.start || undefined,
     });
     const what = `Create VM ${id} (${args.name}) on ${target}, ${args.cores} cores, ${args.memory} MiB, ${args.diskSize} GiB on ${storage}`;

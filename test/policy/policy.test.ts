@@ -167,7 +167,7 @@ describe('confirmation', () => {
         const stop = await h.call('proxmox_stop_vm', { vmid: 105 });
         expect(stop.structured).toMatchObject({ status: 'completed' });
         expect(asked[0]).toMatch(
-          /VM 105 \(ci-runner\) on pve2, now running: stops it hard, like pulling the power: unsaved data is lost/,
+          /Stop hard, like pulling the power \(unsaved data is lost\): VM 105 \(ci-runner\) on pve2, now running\./,
         );
       } finally {
         await h.close();
@@ -190,7 +190,7 @@ describe('confirmation', () => {
       expect(r.isError).toBe(true);
       expect(r.text).toMatch(/^The user declined it: nothing was done/);
       expect(asked[0]).toMatch(
-        /VM 104 \(dev-box\) on pve2, now stopped: destroys it, with its disks and snapshots\.\n {2}Disks lost: scsi0 local-lvm:vm-104-disk-0 \(40G\)\.\n {2}1 snapshot\(s\) lost\./,
+        /Destroy, with its disks and snapshots: VM 104 \(dev-box\) on pve2, now stopped\.\n {2}VM 104 loses its disks scsi0 local-lvm:vm-104-disk-0 \(40G\)\.\n {2}1 snapshot\(s\) lost\./,
       );
       expect(snapshot(h)).toBe(before);
       expect(h.auditLines.at(-1)).toMatchObject({
@@ -223,7 +223,7 @@ describe('confirmation', () => {
       const first = await h.call('proxmox_stop_vm', { vmid: 105 });
       expect(first.isError).toBe(true);
       expect(first.text).toMatch(
-        /^Needs confirmation\. On cluster 'default':\nVM 105 \(ci-runner\) .*call again with confirm: true/s,
+        /^Needs confirmation\. On cluster 'default':\nStop hard.*: VM 105 \(ci-runner\) .*call again with confirm: true/s,
       );
       expect(h.sim.sim.cluster.guests.get(105)?.running).toBe(true);
       const second = await h.call('proxmox_stop_vm', { vmid: 105, confirm: true });
