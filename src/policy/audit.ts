@@ -1,6 +1,7 @@
 /**
- * The audit log: one JSON line per change attempted, whatever came of it, written and flushed
- * before the tool answers, so that nothing is lost if the process dies right after.
+ * The audit log: one JSON line per change attempted, whatever came of it (bad input included),
+ * written and flushed before the tool answers, so that nothing is lost if the process dies right
+ * after. The log level never silences it.
  */
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 
@@ -25,11 +26,24 @@ export interface AuditRecord {
 /** Argument names whose values are secrets. */
 const SECRET_ARGS =
   /pass(word)?|secret|token|ticket|csrf|cipassword|sshKeys?|ssh-public-keys|input/i;
+/** Credentials inside a value: `PVEAPIToken=user@realm!id=secret`, `user@realm!id=secret`. */
+const SECRET_TEXT = /(PVEAPIToken=)?([^\s!=@]+@[^\s!=]+![^\s=]+=)[^\s"',;&]+/g;
 
-export function redactArgs(args: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(args).map(([k, v]) => [k, SECRET_ARGS.test(k) && v !== undefined ? '***' : v]),
-  );
+/** Masks secrets at any depth: values under a secret name, and credentials inside any string. */
+export function redactArgs<T>(args: T): T {
+  const mask = (value: unknown): unknown => {
+    if (typeof value === 'string') return value.replace(SECRET_TEXT, '$1$2***');
+    if (Array.isArray(value)) return value.map(mask);
+    if (value && typeof value === 'object')
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [
+          k,
+          SECRET_ARGS.test(k) && v !== undefined ? '***' : mask(v),
+        ]),
+      );
+    return value;
+  };
+  return mask(args) as T;
 }
 
 export class AuditLog {
@@ -43,8 +57,11 @@ export class AuditLog {
     if (path) this.fd = openSync(path, 'a', 0o600);
   }
 
+  /** Writes one record; its arguments and reason are masked here, whoever wrote them. */
   write(record: AuditRecord): void {
-    const line = `${JSON.stringify(record)}\n`;
+    const masked = { ...record, args: redactArgs(record.args) };
+    if (record.reason !== undefined) masked.reason = redactArgs(record.reason);
+    const line = `${JSON.stringify(masked)}\n`;
     if (this.fd === undefined) {
       this.stderr.write(`proxmox-mcp: audit: ${line}`);
       return;

@@ -56,7 +56,13 @@ type CallResult = {
  * conversion is made once: the SDK asks again for every server instance, and HTTP makes one per
  * request. The SDK copies what it changes, so the cached schema is shared read-only.
  */
-function compact<S extends z.ZodType>(schema: S): S {
+function compact<S extends z.ZodType>(
+  schema: S,
+  onInvalid?: (
+    value: unknown,
+    issues: readonly { message: string; path?: readonly unknown[] }[],
+  ) => void,
+): S {
   const std = schema['~standard'] as unknown as {
     jsonSchema: Record<'input' | 'output', (o?: object) => Record<string, unknown>>;
   };
@@ -75,12 +81,27 @@ function compact<S extends z.ZodType>(schema: S): S {
     input: (o?: object) => convert('input', o),
     output: (o?: object) => convert('output', o),
   };
+  type Validated = { issues?: readonly { message: string; path?: readonly unknown[] }[] };
+  const validate =
+    (inner: { validate: (v: unknown) => Validated | Promise<Validated> }) => (v: unknown) => {
+      const seen = (result: Validated) => {
+        if (result.issues) onInvalid?.(v, result.issues);
+        return result;
+      };
+      const result = inner.validate(v);
+      return result instanceof Promise ? result.then(seen) : seen(result);
+    };
   return new Proxy(schema, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (key !== '~standard') return value;
       return new Proxy(value as object, {
-        get: (inner, k, r) => (k === 'jsonSchema' ? jsonSchema : Reflect.get(inner, k, r)),
+        get: (inner, k, r) =>
+          k === 'jsonSchema'
+            ? jsonSchema
+            : k === 'validate' && onInvalid
+              ? validate(inner as never)
+              : Reflect.get(inner, k, r),
       });
     },
   });
@@ -167,7 +188,34 @@ function preparedTools(config: Config, deps: ServerDeps): PreparedTool[] {
     const output = isChanging(tool)
       ? tool.output.partial().extend({ dryRun: dryRunOutput.optional() })
       : tool.output;
-    return { tool, input: compact(input), output: compact(output) };
+    // A change refused for bad input is an attempt too: it gets its audit line.
+    const onInvalid = isChanging(tool)
+      ? (value: unknown, issues: readonly { message: string; path?: readonly unknown[] }[]) => {
+          const args = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+          const { cluster, dryRun: _d, confirm: _c, ...rest } = args;
+          deps.audit.write({
+            time: new Date().toISOString(),
+            cluster:
+              typeof cluster === 'string' && names.includes(cluster)
+                ? cluster
+                : (names[0] as string),
+            tool: tool.name,
+            args: rest,
+            decision: 'refused',
+            reason: `invalid arguments: ${issues
+              .map((i) => {
+                const path = (i.path ?? []).map((p) =>
+                  p && typeof p === 'object' ? String((p as { key: unknown }).key) : String(p),
+                );
+                return `${path.join('.') || '(arguments)'}: ${i.message}`;
+              })
+              .join('; ')}`,
+            outcome: 'not-run',
+            durationMs: 0,
+          });
+        }
+      : undefined;
+    return { tool, input: compact(input, onInvalid), output: compact(output) };
   });
   prepared.set(deps, { config, tools: result });
   return result;
@@ -229,7 +277,7 @@ function registerTool(
           time: new Date().toISOString(),
           cluster: clusterName,
           tool: tool.name,
-          args: redactArgs(args),
+          args,
           client: client ? { name: client.name, version: client.version } : undefined,
           decision,
           ...(extra.reason ? { reason: shared.client.redact(extra.reason) } : {}),

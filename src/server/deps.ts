@@ -70,17 +70,11 @@ export function buildDeps(
     clusters: new Map(built.map(([name, b]) => [name, b.api])),
     guards: new Map(built.map(([name, b]) => [name, b.guard])),
     policies,
-    // Without a file, audit lines go to stderr at info level: quiet when the log level is higher.
+    // Without a file, audit lines go to stderr whatever the log level: they are a record, not chatter.
     audit: opening(
       'auditLog (PROXMOX_AUDIT_LOG or --audit-log)',
       config.auditLog ?? '',
-      () =>
-        new AuditLog(
-          config.auditLog,
-          ['debug', 'info'].includes(config.logLevel)
-            ? opts.auditStream
-            : { write: () => undefined },
-        ),
+      () => new AuditLog(config.auditLog, opts.auditStream),
     ),
     version: opts.version,
     seal: new ConfirmationSeal(),
