@@ -105,4 +105,18 @@ describe('dependencies point downward', () => {
       'version.ts',
     ]);
   });
+
+  it('the policy and the server decide nothing on a tool name', () => {
+    // Rails follow from what a request does and what a tool declares, never from its name.
+    const bad = graph
+      .filter((g) => g.folder === 'policy' || g.folder === 'server')
+      .flatMap((g) =>
+        readFileSync(join(src, g.file), 'utf8')
+          .split('\n')
+          .map((line, i) => ({ line, at: `${g.file}:${i + 1}` }))
+          .filter(({ line }) => /tool\.name\s*[!=]==|['"`]proxmox_[a-z_]+['"`]\s*[!=:)]/.test(line))
+          .map(({ at, line }) => `${at}: ${line.trim()}`),
+      );
+    expect(bad).toEqual([]);
+  });
 });

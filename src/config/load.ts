@@ -31,8 +31,67 @@ const GLOBAL_ENV: Record<string, string> = {
   http: '--http, --host, --port, --http-token',
 };
 
+/** Edit distance, for the nearest valid name of a misspelled key. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        (row[j] ?? 0) + 1,
+        (next[j - 1] ?? 0) + 1,
+        (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/** The keys the schema allows at a path of the configuration. */
+function keysAt(path: readonly PropertyKey[]): string[] {
+  let schema: unknown = configSchema;
+  const unwrap = () => {
+    for (;;) {
+      const s = schema as { unwrap?: () => unknown; element?: unknown };
+      if (s.element !== undefined) schema = s.element;
+      else if (typeof s.unwrap === 'function') schema = s.unwrap();
+      else return;
+    }
+  };
+  for (const step of path) {
+    unwrap();
+    if (typeof step === 'number') continue;
+    schema = (schema as { shape?: Record<string, unknown> }).shape?.[String(step)];
+  }
+  unwrap();
+  return Object.keys((schema as { shape?: Record<string, unknown> })?.shape ?? {});
+}
+
+/** An unknown key with the nearest valid name, so a misspelling never goes unnoticed. */
+function describeUnknownKeys(issue: z.core.$ZodIssue & { keys: string[] }): string {
+  const valid = keysAt(issue.path);
+  const where = issue.path.length
+    ? ` in ${issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .slice(1)}`
+    : '';
+  return issue.keys
+    .map((key) => {
+      const norm = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+      const nearest = valid
+        .map((v) => ({ v, d: distance(norm(key), norm(v)) }))
+        .sort((a, b) => a.d - b.d)[0];
+      const hint =
+        nearest && nearest.d <= Math.max(2, key.length / 3) ? `: did you mean '${nearest.v}'?` : '';
+      return `unknown setting '${key}'${where}${hint} (valid: ${valid.join(', ')})`;
+    })
+    .join('\n  - ');
+}
+
 /** Says which setting an issue is about, in the words the user configured it with. */
 function describeIssue(issue: z.core.$ZodIssue, fromFile: boolean, clusterCount: number): string {
+  if (issue.code === 'unrecognized_keys') return describeUnknownKeys(issue);
   const [first, index, key] = issue.path;
   if (first === 'clusters' && typeof key === 'string') {
     const env = CLUSTER_ENV[key];

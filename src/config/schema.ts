@@ -34,8 +34,9 @@ const vmidRange = z
     return b === undefined || (a ?? 0) <= b;
   }, 'a range must go from low to high');
 
+// Every object is strict: a misspelled key (`read_only`) must stop the start, never be dropped.
 export const scopeSchema = z
-  .object({
+  .strictObject({
     /** Only these nodes; all when absent. */
     nodes: z.array(z.string().min(1)).optional(),
     /** Only guests in these pools; all when absent. */
@@ -44,7 +45,7 @@ export const scopeSchema = z
     vmids: z.array(vmidRange).optional(),
     /** Guests that can be read but not changed, stopped or deleted. */
     protected: z
-      .object({
+      .strictObject({
         vmids: z.array(vmidRange).default([]),
         tags: z.array(z.string().min(1)).default(['protected']),
         pools: z.array(z.string().min(1)).default([]),
@@ -54,7 +55,7 @@ export const scopeSchema = z
   .default({ protected: { vmids: [], tags: ['protected'], pools: [] } });
 
 export const clusterSchema = z
-  .object({
+  .strictObject({
     /** How tools name this cluster in their `cluster` argument. */
     name: z
       .string()
@@ -140,6 +141,14 @@ export const clusterSchema = z
         message: 'must include the realm, e.g. root@pam',
       });
     }
+    if (/^http:/i.test(c.url) && !c.insecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message:
+          'plain http sends the credentials in clear text: use https, or set insecure: true (PROXMOX_INSECURE=1) to accept it knowingly',
+      });
+    }
     if (c.insecure && (c.caFile || c.fingerprint)) {
       ctx.addIssue({
         code: 'custom',
@@ -150,7 +159,7 @@ export const clusterSchema = z
   });
 
 export const configSchema = z
-  .object({
+  .strictObject({
     clusters: z
       .array(clusterSchema)
       .min(
@@ -166,7 +175,7 @@ export const configSchema = z
     auditLog: z.string().optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     http: z
-      .object({
+      .strictObject({
         enabled: z.boolean().default(false),
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(3000),

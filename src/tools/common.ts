@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { NODE_NAME } from '../contract/formats.js';
-import type { GuestRef, GuestType, TaskOutcome, TaskRef } from '../pve/index.js';
+import {
+  type GuestRef,
+  type GuestType,
+  splitTags,
+  type TaskOutcome,
+  type TaskRef,
+} from '../pve/index.js';
 import type { ToolContext } from './define.js';
 
 /** A failure the user can act on; the server turns it into an `isError` result. */
@@ -182,25 +188,42 @@ export async function runTask(
   };
 }
 
-/** `*` and `?` wildcards; without them, a case-insensitive substring. */
+/**
+ * `*` and `?` wildcards; without them, a case-insensitive substring. Matched without a regular
+ * expression: the segments between stars are found left to right, so any pattern answers at once.
+ */
 export function namePattern(pattern: string | undefined): ((name: string) => boolean) | undefined {
   if (!pattern) return undefined;
-  if (!/[*?]/.test(pattern)) {
-    const needle = pattern.toLowerCase();
-    return (name) => name.toLowerCase().includes(needle);
-  }
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-    'i',
-  );
-  return (name) => re.test(name);
+  const p = pattern.toLowerCase();
+  if (!/[*?]/.test(p)) return (name) => name.toLowerCase().includes(p);
+  const parts = p.split('*');
+  const first = parts[0] ?? '';
+  const last = parts.length > 1 ? (parts[parts.length - 1] ?? '') : '';
+  const middle = parts.slice(1, -1).filter(Boolean);
+  return (name) => {
+    const s = name.toLowerCase();
+    /** Whether `seg` matches `s` at `at`, `?` standing for any one character. */
+    const at = (seg: string, i: number) => {
+      if (i < 0 || seg.length > s.length - i) return false;
+      for (let k = 0; k < seg.length; k++) if (seg[k] !== '?' && seg[k] !== s[i + k]) return false;
+      return true;
+    };
+    if (parts.length === 1) return p.length === s.length && at(p, 0);
+    if (!at(first, 0)) return false;
+    let pos = first.length;
+    for (const seg of middle) {
+      let i = pos;
+      while (i + seg.length <= s.length && !at(seg, i)) i++;
+      if (i + seg.length > s.length) return false;
+      pos = i + seg.length;
+    }
+    return s.length - last.length >= pos && at(last, s.length - last.length);
+  };
 }
 
-/** PVE tags are separated by `;` (also `,` or spaces). */
-export const tagsOf = (tags: string | undefined) => (tags ?? '').split(/[;, ]+/).filter(Boolean);
+/** Whether a guest carries a tag, in any spelling (PVE stores tags lower-cased). */
+export const hasTag = (tags: string | string[] | undefined, tag: string) =>
+  splitTags(tags).some((t) => t.toLowerCase() === tag.toLowerCase());
 
 export function paginate<T>(items: T[], pageSize: number, from: string | undefined) {
   const start = from ? Number(from) : 0;

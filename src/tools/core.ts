@@ -7,6 +7,7 @@ import type { GuestType, PveApi } from '../pve/index.js';
 import { parseUpid, TaskRef } from '../pve/index.js';
 import {
   cursor,
+  hasTag,
   label,
   limit,
   namePattern,
@@ -18,7 +19,6 @@ import {
   resolveGuest,
   runTask,
   ToolError,
-  tagsOf,
   taskFields,
   vmid,
   wait,
@@ -280,7 +280,7 @@ function listTool(type: GuestType, name: string, title: string) {
         .map(toGuestRow)
         .filter((r) => !args.node || r.node === args.node)
         .filter((r) => !args.status || r.status === args.status)
-        .filter((r) => !args.tag || (r.tags ?? []).includes(args.tag))
+        .filter((r) => !args.tag || hasTag(r.tags, args.tag))
         .filter((r) => !args.pool || r.pool === args.pool)
         .filter((r) => !match || match(r.name))
         .sort((a, b) => a.vmid - b.vmid);
@@ -1338,7 +1338,7 @@ const bulkGuests = defineTool({
     const targets = rows
       .filter((r) => !wanted || wanted.has(r.vmid ?? 0))
       .filter((r) => !args.node || r.node === args.node)
-      .filter((r) => !args.tag || tagsOf(r.tags).includes(args.tag))
+      .filter((r) => !args.tag || hasTag(r.tags, args.tag))
       .filter((r) => !args.pool || r.pool === args.pool)
       .filter((r) => !match || match(r.name ?? ''))
       .sort((a, b) => (a.vmid ?? 0) - (b.vmid ?? 0));

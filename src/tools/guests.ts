@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { parsePropertyString, parseSize } from '../contract/propstring.js';
-import type { ClusterResource, GuestRef, GuestType, PveApi } from '../pve/index.js';
+import {
+  type ClusterResource,
+  type GuestRef,
+  type GuestType,
+  type PveApi,
+  splitTags,
+} from '../pve/index.js';
 import { bytes, duration, percent, table } from './render.js';
 
 export const guestRow = z.object({
@@ -36,7 +42,7 @@ export function toGuestRow(r: ClusterResource): GuestRow {
     maxmem: r.maxmem,
     uptime: r.uptime,
   };
-  if (r.tags) row.tags = r.tags.split(/[;, ]+/).filter(Boolean);
+  if (r.tags) row.tags = splitTags(r.tags);
   if (r.pool) row.pool = r.pool;
   if (r.template) row.template = true;
   if (r.lock) row.lock = r.lock;
@@ -218,10 +224,7 @@ export async function guestInfo(pve: PveApi, g: GuestRef): Promise<InfoOutput> {
       string | number
     >,
   };
-  if (config.tags)
-    out.tags = String(config.tags)
-      .split(/[;, ]+/)
-      .filter(Boolean);
+  if (config.tags) out.tags = splitTags(String(config.tags));
   if (config.description !== undefined) out.description = String(config.description);
   if (config.onboot !== undefined) out.onboot = String(config.onboot) === '1';
   if (String(config.template) === '1') out.template = true;

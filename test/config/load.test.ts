@@ -247,4 +247,39 @@ describe('every documented variable', () => {
       'https://from-file:8006',
     );
   });
+
+  it('stops on an unknown key at any level, naming it and the nearest valid name', () => {
+    const env = {};
+    const top = file('typo.yaml', `url: https://pve:8006\napiToken: ${TOKEN}\nread_only: true\n`);
+    expect(() => loadConfig({ env, flags: { config: top } })).toThrow(
+      /unknown setting 'read_only' in clusters\[0\]: did you mean 'readOnly'\?/,
+    );
+    const nested = file(
+      'nested.yaml',
+      `clusters:\n  - url: https://pve:8006\n    apiToken: ${TOKEN}\n    scope:\n      protected:\n        tag: [prod]\n`,
+    );
+    expect(() => loadConfig({ env, flags: { config: nested } })).toThrow(
+      /unknown setting 'tag' in clusters\[0\]\.scope\.protected: did you mean 'tags'\?/,
+    );
+    const global = file(
+      'global.yaml',
+      `clusters:\n  - url: https://pve:8006\n    apiToken: ${TOKEN}\nreadonly: true\nhttp:\n  hots: 0.0.0.0\n`,
+    );
+    let message = '';
+    try {
+      loadConfig({ env, flags: { config: global } });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/unknown setting 'readonly': did you mean 'readOnly'\?/);
+    expect(message).toMatch(/unknown setting 'hots' in http: did you mean 'host'\?/);
+  });
+
+  it('refuses a plain http URL unless insecure is set explicitly', () => {
+    const env = { PROXMOX_URL: 'http://pve:8006', PROXMOX_API_TOKEN: TOKEN };
+    expect(() => loadConfig({ env })).toThrow(/plain http sends the credentials in clear text/);
+    expect(loadConfig({ env: { ...env, PROXMOX_INSECURE: '1' } }).clusters[0]?.url).toBe(
+      'http://pve:8006',
+    );
+  });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -68,5 +71,19 @@ describe('the built CLI over stdio', () => {
     });
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown tool 'proxmox_nope'/);
+    // A misspelled read_only must never run a writable server.
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-typo-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      'url: https://pve.example:8006\napiToken: root@pam!mcp=11111111-2222-3333-4444-555555555555\nread_only: true\n',
+    );
+    const typo = spawnSync(process.execPath, [cli, '--config', config], {
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toMatch(/unknown setting 'read_only'.*did you mean 'readOnly'/);
   });
 });

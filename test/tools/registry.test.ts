@@ -64,6 +64,29 @@ describe('the registry', () => {
     for (const name of ORIGINAL) expect(core).toContain(name);
   });
 
+  it('has every changing tool declare what it targets, naming the guest its arguments give', () => {
+    const changing = ALL_TOOLS.filter((t) => t.access !== 'read');
+    expect(changing.filter((t) => typeof t.targets !== 'function').map((t) => t.name)).toEqual([]);
+    for (const t of changing) {
+      const shape = t.input.shape as Record<string, unknown>;
+      const sample = {
+        ...(shape.vmid ? { vmid: 123 } : {}),
+        ...(shape.node ? { node: 'n1' } : {}),
+        ...(shape.volid
+          ? { volid: 'store:backup/vzdump-qemu-124-2026_01_01-00_00_00.vma.zst' }
+          : {}),
+        ...(shape.upid ? { upid: 'UPID:n2:00000001:00000002:00000003:qmstart:125:root@pam:' } : {}),
+        ...(shape.method ? { method: 'POST', path: '/nodes/n3/qemu/126/status/start' } : {}),
+      };
+      const declared = t.targets?.(sample as never) ?? {};
+      if (shape.vmid) expect(declared.guests, t.name).toContain(123);
+      if (shape.node) expect(declared.nodes, t.name).toContain('n1');
+      if (shape.volid) expect(declared.volumes, t.name).toContain(sample.volid);
+      if (shape.upid) expect(declared.upid, t.name).toBe(sample.upid);
+      if (shape.method) expect(declared.request, t.name).toMatchObject({ path: sample.path });
+    }
+  });
+
   it('read-only hides exactly the tools that change something', () => {
     const ro = selectTools({ toolsets: ['all'], readOnly: true });
     expect(ro.every((t) => t.access === 'read')).toBe(true);
