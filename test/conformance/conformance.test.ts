@@ -30,7 +30,7 @@ let server: ChildProcess;
 let url = '';
 let sim: TestSim;
 beforeAll(async () => {
-  sim = await startTestSim({ clock: 'real', taskScale: 0.02 });
+  sim = await startTestSim({ clock: 'real', taskScale: 0.02, http: false });
   server = spawn(process.execPath, [cli, '--http', '--demo', '--port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -80,6 +80,7 @@ describe('MCP Inspector CLI', () => {
       () => [
         ...['-e', `PROXMOX_URL=${sim.url}`],
         ...['-e', `PROXMOX_API_TOKEN=${sim.token.id}=${sim.token.secret}`],
+        ...['-e', `PROXMOX_TLS_FINGERPRINT=${sim.fingerprint ?? ''}`],
         process.execPath,
         cli,
       ],

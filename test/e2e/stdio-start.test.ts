@@ -16,7 +16,7 @@ const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 let sim: TestSim;
 let env: Record<string, string>;
 beforeAll(async () => {
-  sim = await startTestSim({ clock: 'real', taskScale: 0.02 });
+  sim = await startTestSim({ clock: 'real', taskScale: 0.02, http: false });
   env = {
     PATH: process.env.PATH ?? '',
     PROXMOX_URL: sim.url,

@@ -13,7 +13,7 @@ const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 let sim: TestSim;
 beforeAll(async () => {
-  sim = await startTestSim({ clock: 'real', taskScale: 0.02 });
+  sim = await startTestSim({ clock: 'real', taskScale: 0.02, http: false });
 });
 afterAll(() => sim.close());
 
@@ -86,6 +86,7 @@ async function session(lines: ((id: number) => string)[]) {
       PATH: process.env.PATH ?? '',
       PROXMOX_URL: sim.url,
       PROXMOX_API_TOKEN: `${sim.token.id}=${sim.token.secret}`,
+      PROXMOX_TLS_FINGERPRINT: sim.fingerprint ?? '',
       PROXMOX_LOG_LEVEL: 'error',
     },
   });
