@@ -186,6 +186,22 @@ export async function checkCluster(
         detail: `enough for ${wanted.join(', ')}`,
       });
     }
+    // Without Pool.Audit, PVE leaves `pool` out of guest rows: scope and protection by pool
+    // could not be decided, so the server refuses changes to guests until it is granted.
+    const pools = [...new Set([...(cluster.scope.pools ?? []), ...cluster.scope.protected.pools])];
+    const blind = pools.filter((p) => !held(perms, 'Pool.Audit', `/pool/${p}`));
+    if (blind.length)
+      fail(
+        'pools',
+        `the scope or protection names pools these credentials cannot read (${blind.join(', ')}): their members are not known, so changes to guests are refused`,
+        `grant Pool.Audit on ${blind.map((p) => `/pool/${p}`).join(', ')} (the PVEPoolUser role holds it) to ${pve.client.auth.identity}`,
+      );
+    else if (pools.length)
+      report.checks.push({
+        name: 'pools',
+        ok: true,
+        detail: `members readable: ${pools.join(', ')}`,
+      });
     return report;
   } finally {
     await pve.close();

@@ -52,11 +52,15 @@ export class WireGuard implements RequestGuard {
     private readonly policy: ClusterPolicy,
     private readonly api: PveApi,
     private readonly options?: GuardOptions,
+    /** Told once per pool whose members cannot be read, so the operator hears of it up front. */
+    private readonly notice: { warn?: (message: string) => void; told: Set<string> } = {
+      told: new Set(),
+    },
   ) {}
 
   /** A guard for one call (or its plan): its changing requests are decided on one read made for it. */
   session(options: GuardOptions = {}): WireGuard {
-    return new WireGuard(this.policy, this.api, options);
+    return new WireGuard(this.policy, this.api, options, this.notice);
   }
 
   /** Decides on the facts another session read (a run right after its plan, with no one asked). */
@@ -65,11 +69,20 @@ export class WireGuard implements RequestGuard {
   }
 
   /** Facts for a decision: a read of its own for a change, a few seconds old at most for a read. */
-  facts(changing: boolean): Promise<GuestFacts> {
-    if (!changing) return this.api.guestFacts(false);
-    if (!this.options) return this.api.guestFacts(true);
-    this.fresh ??= this.api.guestFacts(true);
-    return this.fresh;
+  async facts(changing: boolean): Promise<GuestFacts> {
+    let facts: Promise<GuestFacts>;
+    if (!changing) facts = this.api.guestFacts(false);
+    else if (!this.options) facts = this.api.guestFacts(true);
+    else facts = this.fresh ??= this.api.guestFacts(true);
+    const read = await facts;
+    for (const pool of read.unknownPools) {
+      if (this.notice.told.has(pool)) continue;
+      this.notice.told.add(pool);
+      this.notice.warn?.(
+        `cluster '${this.policy.name}': ${privilegeHint(pool)}; changes to guests are refused while pool '${pool}' is in the scope or protection`,
+      );
+    }
+    return read;
   }
 
   async check(op: ContractOperation, params: Record<string, unknown>): Promise<void> {

@@ -18,6 +18,7 @@ export {
   type PveClientOptions,
   RETRY_POLICIES,
   type RequestGuard,
+  stderrLogger,
 } from './client.js';
 export { PveApiError, type PveErrorKind } from './errors.js';
 export {

@@ -4,7 +4,7 @@ import type { ClusterConfig, Config } from '../config/schema.js';
 import { AuditLog } from '../policy/audit.js';
 import { WireGuard } from '../policy/guard.js';
 import { type ClusterPolicy, ConfirmationSeal, clusterPolicy } from '../policy/policy.js';
-import { type Logger, PveApi, parseApiToken } from '../pve/index.js';
+import { type Logger, PveApi, parseApiToken, stderrLogger } from '../pve/index.js';
 import type { ServerDeps } from './create.js';
 
 /**
@@ -37,7 +37,10 @@ function clusterApi(
       pools: policy.scope.pools,
     },
   );
-  const guard = new WireGuard(policy, base);
+  const guard = new WireGuard(policy, base, undefined, {
+    warn: (m) => (logger ?? stderrLogger).warn(m),
+    told: new Set(),
+  });
   return { api: base.withClient(base.client.guarded(guard)), guard };
 }
 

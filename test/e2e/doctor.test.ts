@@ -46,6 +46,46 @@ describe('doctor', () => {
     expect(r.toolsets?.every((t) => t.usable)).toBe(true);
   });
 
+  it('says up front when a pool of the scope or protection cannot be read', async () => {
+    const c = sim.sim.cluster;
+    const acl = c.acl;
+    // The usual operator: PVEVMAdmin on /vms, nothing on the pools.
+    c.acl = acl.filter((a) => !(a.path === '/' && a.ugid === 'operators'));
+    c.acl.push({
+      ...(acl.find((a) => a.ugid === 'operators') as (typeof acl)[number]),
+      path: '/nodes',
+      roleid: 'PVEAuditor',
+    });
+    try {
+      const secret = c.users.get('ops@pve')?.tokens.get('ci')?.secret;
+      const r = await checkCluster(
+        cluster({
+          apiToken: `ops@pve!ci=${secret}`,
+          fingerprint: sim.fingerprint,
+          scope: { protected: { pools: ['production'] } },
+        }),
+        ['core'],
+      );
+      const pools = r.checks.find((c) => c.name === 'pools');
+      expect(pools?.ok).toBe(false);
+      expect(pools?.detail).toMatch(/cannot read \(production\)/);
+      expect(pools?.fix).toBe(
+        'grant Pool.Audit on /pool/production (the PVEPoolUser role holds it) to ops@pve!ci',
+      );
+      const root = await checkCluster(
+        cluster({
+          apiToken: rootToken(),
+          fingerprint: sim.fingerprint,
+          scope: { protected: { pools: ['production'] } },
+        }),
+        ['core'],
+      );
+      expect(root.checks.find((c) => c.name === 'pools')).toMatchObject({ ok: true });
+    } finally {
+      c.acl = acl;
+    }
+  });
+
   it('prints the fingerprint to pin when the certificate is untrusted', async () => {
     const r = await checkCluster(cluster({ apiToken: rootToken() }), ['core']);
     expect(r.ok).toBe(false);

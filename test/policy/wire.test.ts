@@ -2,7 +2,7 @@
  * The rails on the wire: every route by which a protected or out-of-scope guest was once reached
  * is refused before anything is sent, whatever tool or spelling carries it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type McpHarness, startHarness } from '../helpers/mcp.js';
 
 const BACKUP_100 = 'backup-nfs:backup/vzdump-qemu-100-2026_11_20-01_00_03.vma.zst';
@@ -212,14 +212,22 @@ describe('pool facts without Pool.Audit', () => {
       token: withoutPoolAudit,
       cluster: { scope: { protected: { pools: ['production'], tags: [], vmids: [] } } },
     });
+    const warned = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const from = h.sim.sim.requests.length;
       const stop = await h.call('proxmox_stop_vm', { vmid: 100 });
       expect(stop.isError).toBe(true);
       expect(stop.text).toMatch(/Pool.Audit on \/pool\/production/);
+      // The operator hears of it once, on stderr, not only the model.
+      const told = warned.mock.calls
+        .map((c) => String(c[0]))
+        .filter((l) => l.includes('Pool.Audit'));
+      expect(told).toHaveLength(1);
+      expect(told[0]).toMatch(/warning: cluster 'default': .*changes to guests are refused/);
       expect(changing(sentSince(h, from))).toEqual([]);
       expect(h.sim.sim.cluster.guests.get(100)?.running).toBe(true);
     } finally {
+      warned.mockRestore();
       await h.close();
     }
   });
