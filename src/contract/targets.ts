@@ -19,6 +19,8 @@ export interface Targets {
   poolGuests: string[];
   /** Guests whose data this request may overwrite or destroy through a volume it names. */
   volumeOwners: number[];
+  /** Guests a node-wide request leaves out (vzdump `exclude`). */
+  excluded: number[];
 }
 
 /**
@@ -43,7 +45,10 @@ export function volumeStorage(volid: string): string | undefined {
 }
 
 // Parameters whose value is a guest id, a node, a storage or a pool, whatever the operation.
-const GUEST_PARAMS = new Set(['vmid', 'newid']);
+// (`vms`: the guest list of pool updates and of node-wide start, stop and migrate.)
+const GUEST_PARAMS = new Set(['vmid', 'newid', 'vms']);
+// Operations on every guest of a node, unless `vms` names some (pve-manager PVE/API2/Nodes.pm).
+const NODE_WIDE = new Set(['vzdump', 'startall', 'stopall', 'suspendall', 'migrateall']);
 const NODE_PARAMS = new Set(['node', 'target', 'targetnode']);
 const STORAGE_PARAMS = new Set([
   'storage',
@@ -56,6 +61,15 @@ const POOL_PARAMS = new Set(['pool', 'poolid']);
 // Parameters that hold volume ids, or property strings that start with one (disks, mount points).
 const VOLUME_PARAM =
   /^(?:volume|volid|archive|ostemplate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
+
+/** Volume ids in a disk's property string: its volume, and what it imports from. */
+const volumesIn = (value: string): string[] =>
+  value
+    .split(',')
+    .map((part, i) =>
+      i === 0 && !part.includes('=') ? part : /^import-from=(.*)$/.exec(part)?.[1],
+    )
+    .filter((v): v is string => Boolean(v));
 
 const list = (value: unknown): string[] =>
   (Array.isArray(value) ? value : [value])
@@ -75,11 +89,20 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
     nodeGuests: [],
     poolGuests: [],
     volumeOwners: [],
+    excluded: [],
   };
   const add = <T>(into: T[], value: T) => {
     if (!into.includes(value)) into.push(value);
   };
   const backup = op.name === 'vzdump';
+  // Node-wide operations without a guest list act on every guest of the node.
+  if (
+    NODE_WIDE.has(op.name) &&
+    !backup &&
+    params.vms === undefined &&
+    typeof params.node === 'string'
+  )
+    add(t.nodeGuests, params.node);
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null) continue;
     if (GUEST_PARAMS.has(key)) {
@@ -98,17 +121,23 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
         add(t.nodes, upid.node);
         if (/^\d+$/.test(upid.id)) add(t.guests, Number(upid.id));
       }
+    } else if (key === 'sid') {
+      // HA resources: `vm:100`, `ct:200`.
+      const m = /^(?:vm|ct):(\d+)$/.exec(String(value));
+      if (m) add(t.guests, Number(m[1]));
     } else if (backup && key === 'all' && truthy(value)) {
       if (typeof params.node === 'string') add(t.nodeGuests, params.node);
+    } else if (backup && key === 'exclude') {
+      for (const id of list(value)) if (/^\d+$/.test(id)) add(t.excluded, Number(id));
     }
     if (VOLUME_PARAM.test(key)) {
-      for (const item of Array.isArray(value) ? value : [value]) {
-        const volid = String(item).split(',')[0] ?? '';
-        const owner = volumeOwner(volid);
-        if (owner !== undefined) add(t.volumeOwners, owner);
-        const storage = volumeStorage(volid);
-        if (storage) add(t.storages, storage);
-      }
+      for (const item of Array.isArray(value) ? value : [value])
+        for (const volid of volumesIn(String(item))) {
+          const owner = volumeOwner(volid);
+          if (owner !== undefined) add(t.volumeOwners, owner);
+          const storage = volumeStorage(volid);
+          if (storage) add(t.storages, storage);
+        }
     }
   }
   return t;

@@ -155,7 +155,8 @@ export class WireGuard implements RequestGuard {
   async selected(t: Targets, facts: GuestFacts, what: string): Promise<GuestRef[]> {
     const wide: GuestRef[] = [];
     for (const node of t.nodeGuests)
-      for (const g of facts.all.values()) if (g.node === node) wide.push(g);
+      for (const g of facts.all.values())
+        if (g.node === node && !t.excluded.includes(g.vmid)) wide.push(g);
     for (const pool of t.poolGuests) {
       const members = await this.api.poolMembers(pool);
       if (members === 'forbidden')

@@ -63,6 +63,7 @@ export async function declaredTargets(
     nodeGuests: [],
     poolGuests: [],
     volumeOwners: [],
+    excluded: [],
   };
   if (decl.request) {
     const { matchOperation } = await import('../contract/index.js');
@@ -211,11 +212,19 @@ export async function impactOf(
   const losing: GuestRef[] = [];
   for (const call of calls) {
     const t = resolveTargets(call.op, call.params);
-    const named = [...t.guests, ...t.volumeOwners]
-      .map((id) => facts.all.get(id))
-      .filter((g): g is GuestRef => g !== undefined);
+    // Every guest the request reaches: named, owning a volume it names, or selected as a group.
+    const grouped = [...facts.all.values()].filter(
+      (g) =>
+        !t.excluded.includes(g.vmid) &&
+        (t.nodeGuests.includes(g.node) || (g.pool !== undefined && t.poolGuests.includes(g.pool))),
+    );
+    const named = [
+      ...[...t.guests, ...t.volumeOwners]
+        .map((id) => facts.all.get(id))
+        .filter((g): g is GuestRef => g !== undefined),
+      ...grouped,
+    ];
     for (const g of named) touched.set(g.vmid, g);
-    const subject = named[0];
     const effect = effectOf(call, facts.all.get(Number(call.params.vmid)));
     if (tool.raw) {
       const body = Object.fromEntries(
@@ -228,8 +237,9 @@ export async function impactOf(
     }
     if (!effect) continue;
     const group = groups.get(effect) ?? [];
-    if (subject && !group.includes(subject)) group.push(subject);
+    for (const g of named) if (!group.includes(g)) group.push(g);
     groups.set(effect, group);
+    const subject = named[0];
     if (subject && (call.op.name === 'destroy_vm' || call.op.name === 'create_vm'))
       losing.push(subject);
   }

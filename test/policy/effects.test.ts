@@ -79,6 +79,23 @@ describe('what asks, and what the human is shown', () => {
     );
   });
 
+  it('names every guest a node-wide backup reaches', async () => {
+    const text = await question('proxmox_api_request', {
+      method: 'POST',
+      path: '/nodes/pve2/vzdump',
+      params: { all: 1, exclude: '9000', storage: 'backup-nfs' },
+    });
+    expect(text).toMatch(/Back up several guests at once/);
+    for (const g of [
+      'VM 104 (dev-box)',
+      'VM 105 (ci-runner)',
+      'VM 106 (legacy-app)',
+      'Container 202 (ct-monitor)',
+    ])
+      expect(text).toContain(g);
+    expect(text).not.toContain('debian-12-template');
+  });
+
   it('shows the exact command a guest would run', async () => {
     expect(
       await question('proxmox_exec_command', {

@@ -98,6 +98,23 @@ describe('protected guests, whatever the route', () => {
     ).toMatch(/VM 102 \(db-01\) is protected/);
   });
 
+  it("refuses importing a protected guest's disk into another guest", async () => {
+    expect(
+      await api('PUT', '/nodes/pve1/qemu/103/config', {
+        scsi1: 'local-lvm:0,import-from=local-lvm:vm-102-disk-1',
+      }),
+    ).toMatch(/VM 102 \(db-01\) is protected/);
+  });
+
+  it('lets a node-wide backup through when it excludes the protected guests', async () => {
+    const answer = await h.call('proxmox_api_request', {
+      method: 'POST',
+      path: '/nodes/pve1/vzdump',
+      params: { all: 1, exclude: '100,101,102', storage: 'backup-nfs' },
+    });
+    expect(answer.isError, answer.text).toBeFalsy();
+  });
+
   it('protects a guest tagged a moment ago, on the very next call', async () => {
     // The list primes the few-seconds cache reads may use; the change must not rely on it.
     await h.call('proxmox_list_vms');
