@@ -71,26 +71,34 @@ const volumesIn = (value: string): string[] =>
     )
     .filter((v): v is string => Boolean(v));
 
-const list = (value: unknown): string[] =>
+/** A value or list of values as PVE lists them (`a,b`, `a;b`, `a b`, repeated keys). */
+export const listOf = (value: unknown): string[] =>
   (Array.isArray(value) ? value : [value])
     .filter((v) => v !== undefined && v !== null && v !== '')
     .flatMap((v) => String(v).split(/[,;\s]+/))
     .filter(Boolean);
 
-const truthy = (v: unknown) => v === true || v === 1 || v === '1' || v === 'true';
+/** A PVE boolean as sent: true, 1, '1'. */
+export const truthy = (v: unknown) => v === true || v === 1 || v === '1' || v === 'true';
+
+/** Configuration keys that hold a disk, a CD drive or a mount point. */
+export const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/;
+
+/** Targets that touch nothing yet. */
+export const noTargets = (): Targets => ({
+  guests: [],
+  nodes: [],
+  storages: [],
+  pools: [],
+  nodeGuests: [],
+  poolGuests: [],
+  volumeOwners: [],
+  excluded: [],
+});
 
 /** The targets of one request: `params` are the values sent, path parameters included. */
 export function resolveTargets(op: ContractOperation, params: Record<string, unknown>): Targets {
-  const t: Targets = {
-    guests: [],
-    nodes: [],
-    storages: [],
-    pools: [],
-    nodeGuests: [],
-    poolGuests: [],
-    volumeOwners: [],
-    excluded: [],
-  };
+  const t = noTargets();
   const add = <T>(into: T[], value: T) => {
     if (!into.includes(value)) into.push(value);
   };
@@ -106,15 +114,15 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null) continue;
     if (GUEST_PARAMS.has(key)) {
-      for (const id of list(value)) add(t.guests, /^\d+$/.test(id) ? Number(id) : Number.NaN);
+      for (const id of listOf(value)) add(t.guests, /^\d+$/.test(id) ? Number(id) : Number.NaN);
     } else if (NODE_PARAMS.has(key)) {
-      for (const n of list(value)) add(t.nodes, n);
+      for (const n of listOf(value)) add(t.nodes, n);
     } else if (STORAGE_PARAMS.has(key)) {
       // `targetstorage` may map storages (`a:b,c:d`); each side is a storage.
-      for (const s of list(value).flatMap((v) => v.split(':')))
+      for (const s of listOf(value).flatMap((v) => v.split(':')))
         if (s && s !== '1') add(t.storages, s);
     } else if (POOL_PARAMS.has(key)) {
-      for (const p of list(value)) add(backup && key === 'pool' ? t.poolGuests : t.pools, p);
+      for (const p of listOf(value)) add(backup && key === 'pool' ? t.poolGuests : t.pools, p);
     } else if (key === 'upid') {
       const upid = parseUpid(String(value));
       if (upid) {
@@ -128,7 +136,7 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
     } else if (backup && key === 'all' && truthy(value)) {
       if (typeof params.node === 'string') add(t.nodeGuests, params.node);
     } else if (backup && key === 'exclude') {
-      for (const id of list(value)) if (/^\d+$/.test(id)) add(t.excluded, Number(id));
+      for (const id of listOf(value)) if (/^\d+$/.test(id)) add(t.excluded, Number(id));
     }
     if (VOLUME_PARAM.test(key)) {
       for (const item of Array.isArray(value) ? value : [value])

@@ -4,7 +4,14 @@
  * checked against read-only mode, scope and protection before it leaves (or before a dry run
  * records it). Tools keep their own friendly checks; this is the guarantee behind them.
  */
-import { resolveTargets, type Targets, volumeOwner, volumeStorage } from '../contract/targets.js';
+import {
+  DISK_KEY,
+  resolveTargets,
+  type Targets,
+  truthy,
+  volumeOwner,
+  volumeStorage,
+} from '../contract/targets.js';
 import type { ContractOperation } from '../contract/types.js';
 import { parseUpid } from '../contract/upid.js';
 import type { GuestFacts, GuestRef, PveApi, RequestGuard } from '../pve/index.js';
@@ -16,10 +23,6 @@ const kind = (g: { type?: string }) =>
 
 /** Whether a request may change something: every method but GET. */
 export const changes = (op: Pick<ContractOperation, 'method'>) => op.method !== 'GET';
-
-const truthy = (v: unknown) => v === true || v === 1 || v === '1';
-// Configuration keys that hold a disk or a CD drive.
-const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|mp)\d+$|^rootfs$/;
 
 /** The path a request is sent to, from its template and values (for plans and messages). */
 export const requestPath = (op: ContractOperation, params: Record<string, unknown>) =>

@@ -6,7 +6,15 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { ClusterConfig, Config } from '../config/schema.js';
-import { resolveTargets, type Targets, volumeOwner } from '../contract/targets.js';
+import {
+  DISK_KEY,
+  listOf,
+  noTargets,
+  resolveTargets,
+  type Targets,
+  truthy,
+  volumeOwner,
+} from '../contract/targets.js';
 import type { ContractOperation } from '../contract/types.js';
 import { parseUpid } from '../contract/upid.js';
 import type { GuestFacts, GuestRef, PveApi } from '../pve/index.js';
@@ -55,16 +63,7 @@ export async function declaredTargets(
   args: Record<string, unknown>,
 ): Promise<{ targets: Targets; changing: boolean }> {
   const decl = tool.targets?.(args) ?? {};
-  const empty: Targets = {
-    guests: [],
-    nodes: [],
-    storages: [],
-    pools: [],
-    nodeGuests: [],
-    poolGuests: [],
-    volumeOwners: [],
-    excluded: [],
-  };
+  const empty = noTargets();
   if (decl.request) {
     const { matchOperation } = await import('../contract/index.js');
     const { method, path, params } = decl.request;
@@ -128,14 +127,6 @@ export interface PlannedCall {
   /** The path sent, below /api2/json. */
   path: string;
 }
-
-const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/;
-const truthy = (v: unknown) => v === true || v === 1 || v === '1';
-const listOf = (v: unknown) =>
-  (Array.isArray(v) ? v : [v])
-    .filter((x) => x !== undefined)
-    .flatMap((x) => String(x).split(/[,;\s]+/))
-    .filter(Boolean);
 
 /** What a request does that a human must agree to, in words; undefined when it needs no yes. */
 function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | undefined {
