@@ -96,17 +96,16 @@ export async function declaredTargets(
 export async function admit(
   guard: WireGuard,
   tool: AnyTool,
-  args: Record<string, unknown>,
-): Promise<{ checks: Preconditions; changing: boolean }> {
-  const { targets, changing } = await declaredTargets(tool, args);
+  { targets, changing }: { targets: Targets; changing: boolean },
+): Promise<Preconditions> {
   const checks: Preconditions = { inScope: true, protected: false };
   const facts = await guard.decide(targets, changing, tool.name);
   const id = targets.guests[0] ?? targets.volumeOwners[0];
-  if (id === undefined) return { checks, changing };
+  if (id === undefined) return checks;
   const guest = (facts ?? (await guard.facts(changing))).all.get(id);
   Object.assign(checks, { vmid: id, exists: Boolean(guest) });
   if (guest) Object.assign(checks, { node: guest.node, status: guest.status, locked: guest.lock });
-  return { checks, changing };
+  return checks;
 }
 
 /** Refuses a change to a protected or out-of-scope guest, for tools that choose guests as they run. */

@@ -13,6 +13,7 @@ import {
   admit,
   type ClusterPolicy,
   type ConfirmationSeal,
+  declaredTargets,
   guardGuest,
   impactOf,
   type PlannedCall,
@@ -331,8 +332,10 @@ function registerTool(
       };
 
       try {
-        const admitted = await admit(session, tool, args);
-        isChange = admitted.changing;
+        // Whether the call may change anything follows from what it declares (a raw GET does not).
+        const declared = await declaredTargets(tool, args);
+        isChange = declared.changing;
+        const checks = await admit(session, tool, declared);
         if (!isChange) return answer(await tool.run(args, toolCtx));
         // The plan: the call run against a view that records its changes instead of sending
         // them, each checked on the wire as if sent, with what PVE would refuse checked too.
@@ -345,7 +348,7 @@ function registerTool(
         });
         if (dryRun === true) {
           audit('dry-run', plan.failure ? 'error' : 'not-run', { reason: plan.failure });
-          const shown = dryRunAnswer(tool, plan, admitted.checks);
+          const shown = dryRunAnswer(tool, plan, checks);
           return finish(shown.text, { dryRun: shown.data }, Boolean(plan.failure));
         }
         if (plan.failure) {
