@@ -84,6 +84,8 @@ describe('the built server, under scope and protection', () => {
     for (const [name, args] of routes) {
       const r = await call(name, args);
       expect(r.isError, `${name} ${JSON.stringify(args)}`).toBe(true);
+      // Refused outright: nobody is asked to confirm what may not be done.
+      expect(r.text).not.toMatch(/Needs confirmation/);
     }
     expect(changesSent()).toBe(before);
     expect([100, 101, 102].map((id) => sim.sim.cluster.guests.get(id)?.running)).toEqual([

@@ -15,9 +15,15 @@ const changing = (lines: string[]) => lines.filter((l) => !l.startsWith('GET '))
 
 describe('protected guests, whatever the route', () => {
   let h: McpHarness;
+  /** Questions put to the human: a refused route must ask nobody. */
+  const asked: string[] = [];
   beforeAll(async () => {
     h = await startHarness({
-      config: { toolsets: ['all'] },
+      config: { toolsets: ['all'], confirm: 'elicit' },
+      elicit: (message) => {
+        asked.push(message);
+        return { action: 'accept', content: { confirm: true } };
+      },
       // Tags in the operator's spelling: PVE stores them lower-cased.
       cluster: { scope: { protected: { tags: ['Prod'], vmids: [], pools: [] } } },
     });
@@ -26,6 +32,7 @@ describe('protected guests, whatever the route', () => {
 
   const attempt = async (name: string, args: Record<string, unknown>) => {
     const from = h.sim.sim.requests.length;
+    const questions = asked.length;
     const guests = JSON.stringify([...h.sim.sim.cluster.guests.values()].map((g) => g.config));
     const volumes = [...h.sim.sim.cluster.volumes.keys()].join();
     const answer = await h.call(name, args);
@@ -35,6 +42,7 @@ describe('protected guests, whatever the route', () => {
       guests,
     );
     expect([...h.sim.sim.cluster.volumes.keys()].join()).toBe(volumes);
+    expect(asked.length).toBe(questions);
     return answer.text;
   };
   const api = (method: string, path: string, params?: Record<string, unknown>) =>
