@@ -7,7 +7,7 @@ import type { ApiParams, ApiReturns } from '../contract/api-types.js';
 import { type CallOptions, PveClient, type PveClientOptions } from './client.js';
 import type { WireValue } from './codec.js';
 import { PveApiError } from './errors.js';
-import { stopTask, TaskRef, type WaitOptions, waitForTask } from './tasks.js';
+import { isEmptyLog, stopTask, TaskRef, type WaitOptions, waitForTask } from './tasks.js';
 
 export type GuestType = 'qemu' | 'lxc';
 export type Params = Record<string, WireValue>;
@@ -419,6 +419,7 @@ export class PveApi {
         start,
         limit,
       });
+      if (start === 0 && isEmptyLog(page.data)) return { lines: [], total: 0 };
       return {
         lines: page.data.map((l) => String(l.t)),
         total: page.total ?? start + page.data.length,

@@ -43,6 +43,15 @@ export interface TaskOutcome {
 const YOUNG_TASK_GRACE_MS = 5_000;
 const TAIL = 20;
 
+/**
+ * Whether a first page of a task log is PVE's answer for a log with no line yet: one entry
+ * `{n: 1, t: "no content"}` (pve-common PVE/Tools.pm dump_logfile).
+ */
+export const isEmptyLog = (page: unknown[]) =>
+  page.length === 1 &&
+  (page[0] as { n?: unknown; t?: unknown }).n === 1 &&
+  (page[0] as { t?: unknown }).t === 'no content';
+
 export const isSuccess = (exitstatus: string | undefined) =>
   exitstatus === 'OK' || (exitstatus?.startsWith('WARNINGS: ') ?? false);
 
@@ -86,6 +95,8 @@ export async function waitForTask(
         { node: parsed.node, upid, start: lines.length, limit: 500 },
         { signal: opts.signal },
       );
+      // PVE answers an empty log with one placeholder line: not a line of the task's.
+      if (!lines.length && isEmptyLog(page)) return;
       for (const entry of page) {
         const line = String((entry as { t?: unknown }).t ?? '');
         lines.push(line);

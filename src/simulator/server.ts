@@ -237,7 +237,8 @@ export class Simulator {
       const result = await handler(ctx);
       const payload =
         result instanceof WithTotal
-          ? { data: result.data, total: result.total }
+          ? // pve-http-server leaves a total of 0 out of the answer.
+            { data: result.data, ...(result.total ? { total: result.total } : {}) }
           : { data: result ?? null };
       const resetAfter = resetBefore?.when === 'after';
       if (resetAfter) {

@@ -36,6 +36,37 @@ describe('UPIDs', () => {
   });
 });
 
+describe('an empty task log', () => {
+  it('is no line: no progress, no tail, and the first real line is not skipped', async () => {
+    const manual = await startSimulator({ clock: 'manual' });
+    const api = new PveApi({
+      url: manual.url,
+      auth: { tokenId: manual.token.id, secret: manual.token.secret },
+      tls: { fingerprint: manual.fingerprint },
+    });
+    try {
+      const task = await api.qemu.start('pve1', 103);
+      // While the start runs, PVE answers its empty log with a placeholder.
+      expect(await api.tasks.log('pve1', task.upid)).toEqual({ lines: [], total: 0 });
+      const seen: string[] = [];
+      const waiting = task.wait({
+        onProgress: (e) => seen.push(e.line),
+        minPollMs: 5,
+        maxPollMs: 5,
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual([]);
+      manual.sim.runTasks();
+      const outcome = await waiting;
+      expect(seen).toEqual(['TASK OK']);
+      expect(outcome.logTail).toEqual(['TASK OK']);
+    } finally {
+      await api.close();
+      await manual.close();
+    }
+  });
+});
+
 describe('waiting for a task', () => {
   it('ends OK and streams the log', async () => {
     const lines: string[] = [];

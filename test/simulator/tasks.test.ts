@@ -93,6 +93,27 @@ describe('tasks', () => {
     expect((await sim.data<{ t: string }[]>('GET', path)).at(-1)?.t).toBe('TASK OK');
   });
 
+  it('answers an empty log with a placeholder line, limit 0 with every line, and no total of 0', async () => {
+    // pve-common PVE/Tools.pm dump_logfile; pve-http-server leaves out a total of 0.
+    const upid = await sim.data<string>('POST', '/nodes/pve1/qemu/103/status/start');
+    const path = `/nodes/pve1/tasks/${encodeURIComponent(upid)}/log`;
+    const empty = await sim.call('GET', path);
+    expect(empty.body).toEqual({ data: [{ n: 1, t: 'no content' }], total: 1 });
+    sim.sim.runTasks();
+    const vzdump = await sim.data<string>('POST', '/nodes/pve1/vzdump', {
+      vmid: '103',
+      storage: 'backup-nfs',
+    });
+    sim.sim.runTasks();
+    const log = `/nodes/pve1/tasks/${encodeURIComponent(vzdump)}/log`;
+    const all = await sim.call('GET', log, { limit: 0 });
+    const lines = all.body?.data as { n: number }[];
+    expect(lines.length).toBe(all.body?.total);
+    expect(lines.length).toBeGreaterThan(50 / 10);
+    const none = await sim.call('GET', '/nodes/pve1/tasks', { vmid: 99999 });
+    expect(none.body).toEqual({ data: [] });
+  });
+
   it('stops a running task; an unknown UPID is a 400', async () => {
     const running = await sim.data<string>('POST', '/nodes/pve2/qemu/106/status/shutdown', {
       timeout: 600,

@@ -101,10 +101,14 @@ export const taskRoutes: Routes = {
 
   'GET /nodes/{node}/tasks/{upid}/log': (ctx) => {
     const task = findTask(ctx);
+    // pve-common PVE/Tools.pm dump_logfile: limit 0 reads to the end, and a log with no line yet
+    // answers one placeholder line (a hack for the web UI's store), counted in the total.
     const lines = ctx.tasks.logOf(task);
+    if (!lines.length) return new WithTotal([{ n: 1, t: 'no content' }], 1);
     const start = num(ctx, 'start') ?? 0;
     const limit = num(ctx, 'limit') ?? 50;
-    const page = lines.slice(start, start + limit).map((t, i) => ({ n: start + i + 1, t }));
+    const end = limit === 0 ? lines.length : start + limit;
+    const page = lines.slice(start, end).map((t, i) => ({ n: start + i + 1, t }));
     return new WithTotal(page, lines.length);
   },
 
