@@ -88,9 +88,12 @@ function peerFingerprint(url: string): Promise<string | undefined> {
 }
 
 function held(perms: Record<string, Record<string, number>>, priv: string, path: string): boolean {
-  // Effective privileges of a path, or of the nearest listed parent (ACLs propagate down).
+  // Effective privileges of a path, or of the nearest listed parent. Values are propagate flags
+  // (pve-access-control PVE/RPCEnvironment.pm): any value means held on that path itself; only 1
+  // reaches the paths below.
   for (let p = path; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
-    if (perms[p]) return Boolean(perms[p]?.[priv]);
+    const listed = perms[p];
+    if (listed) return p === path ? priv in listed : listed[priv] === 1;
     if (p === '/') return false;
   }
 }

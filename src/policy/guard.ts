@@ -190,7 +190,10 @@ export class WireGuard implements RequestGuard {
     if (facts.nodes.size)
       for (const node of t.nodes) {
         const status = facts.nodes.get(node);
-        if (!status) throw fail(`Node ${node} does not exist in cluster '${this.policy.name}'.`);
+        if (!status)
+          throw fail(
+            `There is no node named '${node}' in cluster '${this.policy.name}'. List the nodes with proxmox_list_nodes.`,
+          );
         if (status !== 'online')
           throw fail(
             `Node ${node} is ${status}: nothing can be done on it until it is back online.`,

@@ -14,6 +14,8 @@ export type PveErrorKind =
   | 'running'
   | 'conflict'
   | 'node_offline'
+  /** The path names a node the cluster does not have (its address lookup failed). */
+  | 'no_node'
   | 'transient'
   | 'timeout'
   /** The server's certificate is not trusted, or does not match the pinned fingerprint. */
@@ -85,6 +87,8 @@ export function classify(
   if (status === 401) return 'auth';
   if (status === 403) return 'permission';
   if (status === 595 || status === 596) return 'node_offline';
+  // pveproxy could not resolve the node named in the path: there is no such node.
+  if (/^hostname lookup '[^']*' failed/.test(message)) return 'no_node';
   if (status === 408) return 'timeout';
   if (status === 502 || status === 503 || status === 504) return 'transient';
   if (/already exists/i.test(all)) return 'already_exists';

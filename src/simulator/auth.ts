@@ -323,10 +323,15 @@ export class Auth {
             ...this.cluster.acl.map((a) => a.path),
           ]),
         ];
+    // Each value is a propagate flag (pve-access-control PVE/RPCEnvironment.pm): 1 when the
+    // privilege reaches the paths below too, 0 when it is held here only (an ACL entry without
+    // propagation, or a guest's pool).
     const out: Record<string, Record<string, 0 | 1>> = {};
     for (const path of paths) {
       const privs = [...this.privileges(auth, path)].sort();
-      if (privs.length || onlyPath) out[path] = Object.fromEntries(privs.map((p) => [p, 1]));
+      const below = this.privileges(auth, `${path === '/' ? '' : path}/-`);
+      if (privs.length || onlyPath)
+        out[path] = Object.fromEntries(privs.map((p) => [p, below.has(p) ? 1 : 0]));
     }
     return out;
   }

@@ -296,9 +296,11 @@ export class Simulator {
   private proxyCheck(op: ContractOperation, node: string): void {
     if (op.proxyto !== 'node' || !node || node === this.cluster.localNode) return;
     const target = this.cluster.nodes.get(node);
+    // pveproxy resolves the node's address first (pve-cluster PVE/Cluster.pm, pve-common
+    // PVE/Network.pm): an unknown name fails there, as a 500.
     if (!target)
       throw new PveError(
-        596,
+        500,
         `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`,
       );
     if (!target.online) throw new PveError(595, `Connection refused`);

@@ -151,7 +151,9 @@ export class TaskEngine {
   /** Ends a running task at once, as `DELETE /nodes/{node}/tasks/{upid}` does. */
   stop(task: SimTask): void {
     if (task.status !== 'running') return;
-    this.end(task, 'unexpected status', ['received interrupt']);
+    // The worker dies on SIGTERM with 'received interrupt' (pve-common PVE/RESTEnvironment.pm
+    // fork_worker), which becomes its exit status.
+    this.end(task, 'received interrupt', []);
   }
 
   private finish(task: SimTask): void {

@@ -50,6 +50,12 @@ export function describeError(
     case 'conflict':
       text = `The configuration changed since it was read (digest mismatch). Read it again and repeat the change if it still applies.`;
       break;
+    case 'no_node': {
+      const node = /^hostname lookup '([^']*)'/.exec(err.message)?.[1] ?? '?';
+      data.node = node;
+      text = `There is no node named '${node}' in cluster '${cluster}'. List the nodes with proxmox_list_nodes.`;
+      break;
+    }
     case 'node_offline':
       text = `The node is offline or unreachable (HTTP ${err.status}: ${err.message}). Check the node in proxmox_list_nodes; guests on it cannot be managed until it is back.`;
       break;

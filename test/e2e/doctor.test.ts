@@ -46,6 +46,25 @@ describe('doctor', () => {
     expect(r.toolsets?.every((t) => t.usable)).toBe(true);
   });
 
+  it('counts a privilege held without propagation (flag 0) as held on its path', async () => {
+    const c = sim.sim.cluster;
+    const acl = c.acl;
+    // PVEVMAdmin on /vms itself, not propagated: /access/permissions answers its privileges as 0.
+    c.acl = acl.map((a) =>
+      a.path === '/vms' && a.ugid === 'operators' ? { ...a, propagate: false } : a,
+    );
+    try {
+      const secret = c.users.get('ops@pve')?.tokens.get('ci')?.secret;
+      const r = await checkCluster(
+        cluster({ apiToken: `ops@pve!ci=${secret}`, fingerprint: sim.fingerprint }),
+        ['core'],
+      );
+      expect(r.toolsets?.find((t) => t.toolset === 'core')).toMatchObject({ usable: true });
+    } finally {
+      c.acl = acl;
+    }
+  });
+
   it('says up front when a pool of the scope or protection cannot be read', async () => {
     const c = sim.sim.cluster;
     const acl = c.acl;

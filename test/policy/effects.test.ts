@@ -166,7 +166,7 @@ describe('what asks, and what the human is shown', () => {
   it('fails a dry run plainly when the call would fail', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ pool: 'nope' }, /Pool 'nope' does not exist/],
-      [{ node: 'pve9' }, /pve9/],
+      [{ node: 'pve9' }, /There is no node named 'pve9'/],
       [{ iso: 'missing.iso' }, /ISO 'missing.iso' was not found/],
       [{ storage: 'backup-nfs' }, /backup-nfs.*cannot hold VM disks|does not hold disk images/],
     ];

@@ -128,7 +128,7 @@ describe('waiting for a task', () => {
     expect(outcome).toMatchObject({ status: 'running', ok: false, timedOut: true });
     await task.stop();
     const after = await task.wait({ minPollMs: 5 });
-    expect(after).toMatchObject({ status: 'stopped', ok: false, exitstatus: 'unexpected status' });
+    expect(after).toMatchObject({ status: 'stopped', ok: false, exitstatus: 'received interrupt' });
   });
 
   it('stops waiting, not the task, when aborted', async () => {

@@ -132,9 +132,12 @@ describe('envelope and errors', () => {
     expect(lxc.status).toBe(595);
   });
 
-  it('answers 596 for an unknown node name on a proxied call', async () => {
+  it('answers 500 with the failed hostname lookup for an unknown node name', async () => {
     const res = await sim.call('GET', '/nodes/nosuchnode/qemu');
-    expect(res.status).toBe(596);
+    expect(res.status).toBe(500);
+    expect(res.body?.message).toMatch(
+      /^hostname lookup 'nosuchnode' failed - failed to get address info for: nosuchnode: Name or service not known/,
+    );
   });
 
   it('keeps a node name with slashes from changing the path', async () => {

@@ -136,7 +136,35 @@ describe('privileges', () => {
       { path: '/vms/105' },
       { auth: tok },
     );
-    expect(perms['/vms/105']).toEqual({ 'VM.Audit': 1, 'VM.GuestAgent.Audit': 1 });
+    // The user holds them through the guest's pool, which never propagates: flag 0.
+    expect(perms['/vms/105']).toEqual({ 'VM.Audit': 0, 'VM.GuestAgent.Audit': 0 });
+  });
+
+  it('reports propagate flags: 0 for a privilege held on the path alone', async () => {
+    const acl = sim.sim.cluster.acl;
+    sim.sim.cluster.acl = [
+      ...acl,
+      {
+        path: '/storage/tank',
+        type: 'user',
+        ugid: 'auditor@pve',
+        roleid: 'PVEDatastoreAdmin',
+        propagate: false,
+      },
+    ];
+    try {
+      const auditor = await login('auditor@pve', 'auditor-password');
+      const perms = await sim.data<Record<string, Record<string, number>>>(
+        'GET',
+        '/access/permissions',
+        {},
+        { auth: { ticket: auditor.ticket } },
+      );
+      expect(perms['/storage/tank']?.['Datastore.Allocate']).toBe(0);
+      expect(perms['/']?.['Sys.Audit']).toBe(1);
+    } finally {
+      sim.sim.cluster.acl = acl;
+    }
   });
 
   it('a token without privilege separation has the rights of its user', async () => {

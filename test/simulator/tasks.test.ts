@@ -122,8 +122,10 @@ describe('tasks', () => {
     expect((await sim.call('DELETE', path)).status).toBe(200);
     expect(await sim.data('GET', `${path}/status`)).toMatchObject({
       status: 'stopped',
-      exitstatus: 'unexpected status',
+      exitstatus: 'received interrupt',
     });
+    const log = await sim.data<{ t: string }[]>('GET', `${path}/log`);
+    expect(log.at(-1)?.t).toBe('TASK ERROR: received interrupt');
     const bogus = await sim.call(
       'GET',
       `/nodes/pve1/tasks/${encodeURIComponent('UPID:pve1:00000001:00000001:00000001:qmstart:1:root@pam:')}/status`,

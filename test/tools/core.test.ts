@@ -115,6 +115,11 @@ describe('core tools, read', () => {
     const offline = await h.call('proxmox_get_node_status', { node: 'pve3' });
     expect(offline.isError).toBe(true);
     expect(offline.text).toMatch(/offline or unreachable/);
+    // An unknown name is not an offline node (PVE: 500, hostname lookup failed).
+    const unknown = await h.call('proxmox_get_node_status', { node: 'pve9' });
+    expect(unknown.text).toBe(
+      "There is no node named 'pve9' in cluster 'default'. List the nodes with proxmox_list_nodes.",
+    );
     expect((await h.call('proxmox_get_version')).structured).toMatchObject({ version: '9.1.3' });
   });
 
@@ -207,7 +212,7 @@ describe('core tools, changes', () => {
     const status = await h.call('proxmox_get_task_status', { upid });
     expect(status.structured).toMatchObject({
       status: 'stopped',
-      exitstatus: 'unexpected status',
+      exitstatus: 'received interrupt',
       ok: false,
     });
   });
