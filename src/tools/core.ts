@@ -33,6 +33,7 @@ import {
   type ToolContext,
 } from './define.js';
 import {
+  type GuestRow,
   guestInfo,
   guestRow,
   guestStatus,
@@ -265,6 +266,28 @@ const listFilters = {
   cursor,
 };
 
+/**
+ * Marks the paused VMs among rows PVE shows as running: their `qmpstatus`, from one list of each
+ * node that has such rows (`full=1`).
+ */
+async function markPaused(ctx: ToolContext, rows: GuestRow[]): Promise<void> {
+  const nodes = [...new Set(rows.filter((r) => r.status === 'running').map((r) => r.node))];
+  const lists = await Promise.all(
+    nodes.map((n) =>
+      ctx.pve.qemu
+        .list(n, { full: true })
+        .catch(() => [] as { vmid: number; qmpstatus?: string }[]),
+    ),
+  );
+  const paused = new Set(
+    lists
+      .flat()
+      .filter((v) => v.qmpstatus === 'paused')
+      .map((v) => v.vmid),
+  );
+  for (const r of rows) if (r.status === 'running' && paused.has(r.vmid)) r.status = 'paused';
+}
+
 function listTool(type: GuestType, name: string, title: string) {
   return defineTool({
     name,
@@ -276,15 +299,20 @@ function listTool(type: GuestType, name: string, title: string) {
     output: z.object({ items: z.array(guestRow), ...pageFields }),
     async run(args, ctx) {
       const match = namePattern(args.name);
-      const rows = (await listGuests(ctx.pve, type, ctx.signal))
+      let rows = (await listGuests(ctx.pve, type, ctx.signal))
         .map(toGuestRow)
         .filter((r) => !args.node || r.node === args.node)
-        .filter((r) => !args.status || r.status === args.status)
         .filter((r) => !args.tag || hasTag(r.tags, args.tag))
         .filter((r) => !args.pool || r.pool === args.pool)
         .filter((r) => !match || match(r.name))
         .sort((a, b) => a.vmid - b.vmid);
+      // A paused VM is `running` in the resource rows: telling them apart costs a call per node,
+      // made for the rows a running/paused filter reads, or else for the page shown.
+      const byRunState = args.status === 'running' || args.status === 'paused';
+      if (type === 'qemu' && byRunState) await markPaused(ctx, rows);
+      if (args.status) rows = rows.filter((r) => r.status === args.status);
       const { page, total, nextCursor } = paginate(rows, args.limit, args.cursor);
+      if (type === 'qemu' && !byRunState) await markPaused(ctx, page);
       const none = `No ${type === 'qemu' ? 'VMs' : 'containers'} match.`;
       return ok(
         { items: page, total, nextCursor },

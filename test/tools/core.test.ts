@@ -187,6 +187,25 @@ describe('core tools, changes', () => {
     expect(again.text).toMatch(/already running; nothing to do/);
   });
 
+  it('lists a paused VM as paused, and finds it by that status', async () => {
+    const paused = await h.call('proxmox_suspend_vm', { vmid: 105 });
+    expect(paused.isError, paused.text).toBeFalsy();
+    try {
+      const ids = async (status?: string) =>
+        (
+          ((await h.call('proxmox_list_vms', status ? { status } : {})).structured?.items ??
+            []) as { vmid: number; status: string }[]
+        ).map((r) => `${r.vmid}:${r.status}`);
+      const pausedOnes = await ids('paused');
+      expect(pausedOnes).toContain('105:paused');
+      expect(pausedOnes.every((r) => r.endsWith(':paused'))).toBe(true);
+      expect(await ids('running')).not.toContain('105:running');
+      expect(await ids()).toContain('105:paused');
+    } finally {
+      await h.call('proxmox_resume_vm', { vmid: 105 });
+    }
+  });
+
   it('returns the UPID at once with wait: false', async () => {
     const r = await h.call('proxmox_stop_vm', { vmid: 103, wait: false });
     expect(r.structured).toMatchObject({
