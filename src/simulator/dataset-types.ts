@@ -71,7 +71,7 @@ export interface DatasetGuest {
   vmid: number;
   type: GuestType;
   node: string;
-  /** Default `stopped`. `paused` is a running VM (qemu) or frozen container. */
+  /** Default `stopped`. `paused` is a paused VM, or a container stopped by a suspend checkpoint. */
   status?: 'running' | 'stopped' | 'paused';
   pool?: string;
   /**

@@ -58,8 +58,10 @@ export interface SimGuest {
   pending: Config;
   pendingDelete: Set<string>;
   running: boolean;
-  /** A paused VM (`qmpstatus: paused`) or a frozen container. */
+  /** A paused VM (`qmpstatus: paused`). */
   paused: boolean;
+  /** A container checkpointed by suspend (CRIU), stopped until resume restores it. */
+  checkpoint?: boolean;
   /** Simulated ms when it was last started. */
   startedAt: number;
   snapshots: Map<string, SimSnapshot>;
@@ -302,8 +304,10 @@ export class Cluster {
       config,
       pending: {},
       pendingDelete: new Set(),
-      running: g.status === 'running' || g.status === 'paused',
-      paused: g.status === 'paused',
+      // A container has no paused state in PVE: `paused` there is a suspend checkpoint.
+      running: g.status === 'running' || (g.status === 'paused' && g.type === 'qemu'),
+      paused: g.status === 'paused' && g.type === 'qemu',
+      ...(g.status === 'paused' && g.type === 'lxc' ? { checkpoint: true } : {}),
       // Guests of a dataset have been up for a while: between one hour and 40 days.
       startedAt: this.clock.now() - (3_600 + ((g.vmid * 7919 + seed) % 3_456_000)) * 1000,
       snapshots: new Map(),

@@ -380,10 +380,12 @@ const powerOutput = z.object({
 });
 
 /** The state an action leaves a guest in, to skip calls that would change nothing. */
-const alreadyDone: Partial<Record<PowerAction, (status: string) => boolean>> = {
+const alreadyDone: Partial<Record<PowerAction, (status: string, type: GuestType) => boolean>> = {
   start: (s) => s === 'running',
   stop: (s) => s === 'stopped',
   shutdown: (s) => s === 'stopped',
+  // A container's resume restores a checkpoint: a running one has nothing to restore.
+  resume: (s, type) => type === 'lxc' && s === 'running',
 };
 
 function powerTool(
@@ -419,10 +421,10 @@ function powerTool(
         );
       }
       const done = alreadyDone[spec.action];
-      if (done?.(status)) {
+      if (done?.(status, spec.type)) {
         return ok(
           { vmid: guest.vmid, node: guest.node, action: spec.action, status: 'completed' as const },
-          `${kindWord(spec.type)} ${guest.vmid} (${guest.name}) is already ${status}; nothing to do.`,
+          `${spec.type === 'qemu' ? 'VM' : 'Container'} ${guest.vmid} (${guest.name}) is already ${status}; nothing to do.`,
         );
       }
       const task = await ctx.pve
@@ -573,7 +575,8 @@ const powerTools = [
     name: 'proxmox_suspend_container',
     title: 'Suspend container',
     access: 'write',
-    description: 'Freezes a running LXC container.',
+    description:
+      'Checkpoints a running container with CRIU (experimental in PVE) and stops it; resume restores it.',
   }),
   powerTool({
     type: 'lxc',
@@ -582,7 +585,7 @@ const powerTools = [
     title: 'Resume container',
     access: 'write',
     idempotent: true,
-    description: 'Thaws a frozen LXC container.',
+    description: 'Restores a container from its suspend checkpoint (CRIU).',
   }),
 ];
 

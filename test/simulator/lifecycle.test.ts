@@ -131,10 +131,23 @@ describe('container power', () => {
     expect(res.status).toBe(501);
   });
 
-  it('suspends (freezes) and resumes; vzstart/vzstop task types', async () => {
-    await sim.task('POST', '/nodes/pve1/lxc/200/status/suspend');
+  it('suspends by a CRIU checkpoint that stops it, and resumes from it; vzstart/vzstop task types', async () => {
+    // pve-container PVE/LXC/Status.pm: lxc-checkpoint -s stops the container; -r restores it.
+    const refused = await sim.call('POST', '/nodes/pve1/lxc/200/status/resume');
+    expect(refused.status).toBe(500);
+    expect(refused.body?.message).toBe('CT 200 already running\n');
+    const suspended = await sim.task('POST', '/nodes/pve1/lxc/200/status/suspend');
+    expect(suspended.upid).toMatch(/:vzsuspend:200:/);
+    expect(await status('lxc', 'pve1', 200)).toMatchObject({ status: 'stopped' });
     const resumed = await sim.task('POST', '/nodes/pve1/lxc/200/status/resume');
     expect(resumed.upid).toMatch(/:vzresume:200:/);
+    expect(resumed.exitstatus).toBe('OK');
+    expect(await status('lxc', 'pve1', 200)).toMatchObject({ status: 'running' });
+    // Without a checkpoint, the restore fails inside its task.
+    const nothing = await sim.task('POST', '/nodes/pve1/lxc/201/status/resume');
+    expect(nothing.exitstatus).toMatch(
+      /^command 'lxc-checkpoint -n 201 -r .*' failed: exit code 1$/,
+    );
     const stopped = await sim.task('POST', '/nodes/pve1/lxc/200/status/stop');
     expect(stopped.upid).toMatch(/:vzstop:200:/);
     const started = await sim.task('POST', '/nodes/pve1/lxc/200/status/start');

@@ -206,6 +206,21 @@ describe('core tools, changes', () => {
     }
   });
 
+  it('suspends a container by checkpoint (it stops) and resumes it; a running one needs nothing', async () => {
+    const running = await h.call('proxmox_resume_container', { vmid: 202 });
+    expect(running.text).toMatch(/Container 202 \(ct-monitor\) is already running; nothing to do/);
+    const suspend = await h.call('proxmox_suspend_container', { vmid: 202 });
+    expect(suspend.isError, suspend.text).toBeFalsy();
+    expect((await h.call('proxmox_get_container_status', { vmid: 202 })).structured).toMatchObject({
+      status: 'stopped',
+    });
+    const resume = await h.call('proxmox_resume_container', { vmid: 202 });
+    expect(resume.isError, resume.text).toBeFalsy();
+    expect((await h.call('proxmox_get_container_status', { vmid: 202 })).structured).toMatchObject({
+      status: 'running',
+    });
+  });
+
   it('returns the UPID at once with wait: false', async () => {
     const r = await h.call('proxmox_stop_vm', { vmid: 103, wait: false });
     expect(r.structured).toMatchObject({

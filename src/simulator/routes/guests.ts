@@ -233,6 +233,7 @@ function startGuest(guest: SimGuest, now: number): void {
   applyPending(guest);
   guest.running = true;
   guest.paused = false;
+  delete guest.checkpoint;
   guest.startedAt = now;
   guest.agentProcesses.clear();
 }
@@ -471,9 +472,23 @@ function powerAction(type: GuestType, action: string) {
             abort: () => undefined,
           });
         }
+        if (type === 'lxc')
+          // A container's suspend is a CRIU checkpoint (`lxc-checkpoint -s`), experimental in PVE:
+          // the container stops, its state saved for resume (pve-container PVE/LXC/Status.pm).
+          return ctx.startTask({
+            node,
+            type: 'vzsuspend',
+            id,
+            run: () => {
+              lockCheck();
+              stopGuest(guest);
+              guest.checkpoint = true;
+              return [];
+            },
+          });
         return ctx.startTask({
           node,
-          type: type === 'qemu' ? 'qmpause' : 'vzsuspend',
+          type: 'qmpause',
           id,
           run: () => {
             lockCheck();
@@ -483,10 +498,27 @@ function powerAction(type: GuestType, action: string) {
         });
       }
       case 'resume': {
+        if (type === 'lxc') {
+          // `lxc-checkpoint -r` restores a checkpoint; a running container is refused before the
+          // task, a container without a checkpoint fails in it (pve-container PVE/LXC/Status.pm).
+          if (guest.running) throw fail(`CT ${id} already running`);
+          return ctx.startTask({
+            node,
+            type: 'vzresume',
+            id,
+            run: () => {
+              lockCheck();
+              if (!guest.checkpoint)
+                throw new TaskError(
+                  `command 'lxc-checkpoint -n ${id} -r --foreground -D /var/lib/vz/dump' failed: exit code 1`,
+                );
+              startGuest(guest, clock.now());
+              return [];
+            },
+          });
+        }
         const suspendedToDisk = guest.config.lock === 'suspended';
         if (!guest.running && !suspendedToDisk) throw fail(`${label} ${id} not running`);
-        if (type === 'lxc' && guest.running && !guest.paused)
-          throw fail(`CT ${id} already running`);
         return ctx.startTask({
           node,
           type: `${typePrefix(type)}resume`,
