@@ -21,6 +21,8 @@ export interface Targets {
   volumeOwners: number[];
   /** Guests a node-wide request leaves out (vzdump `exclude`). */
   excluded: number[];
+  /** What the request names that cannot be tied to a guest (a host path as a disk): fail closed. */
+  unresolved: string[];
 }
 
 /**
@@ -33,8 +35,9 @@ export function volumeOwner(volid: string): number | undefined {
   const m =
     /(?:^|\/)(?:vm|base|subvol|basevol)-(\d+)-/.exec(name) ??
     /(?:^|\/)vzdump-(?:qemu|lxc|openvz)-(\d+)-/.exec(name) ??
-    /(?:^|\/)(?:images|private)\/(\d+)\//.exec(name) ??
-    /^(?:ct|vm)\/(\d+)\//.exec(name);
+    /(?:^|\/)(?:images|private)\/(\d+)(?:\/|$)/.exec(name) ??
+    // Proxmox Backup Server snapshots: `backup/vm/102/2026-11-20T01:00:03Z`, `ct/200/...`.
+    /(?:^|\/)(?:ct|vm)\/(\d+)(?:\/|$)/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 
@@ -60,14 +63,17 @@ const STORAGE_PARAMS = new Set([
 const POOL_PARAMS = new Set(['pool', 'poolid']);
 // Parameters that hold volume ids, or property strings that start with one (disks, mount points).
 const VOLUME_PARAM =
-  /^(?:volume|volid|archive|ostemplate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
+  /^(?:volume|volid|archive|ostemplate|cdrom|vmstate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
 
-/** Volume ids in a disk's property string: its volume, and what it imports from. */
+/**
+ * Volume ids in a disk's property string: the value without a key (wherever it stands), and the
+ * keys that name a volume (`file=`, `volume=` for mount points, `import-from=`).
+ */
 const volumesIn = (value: string): string[] =>
   value
     .split(',')
-    .map((part, i) =>
-      i === 0 && !part.includes('=') ? part : /^import-from=(.*)$/.exec(part)?.[1],
+    .map((part) =>
+      part.includes('=') ? /^(?:file|volume|import-from)=(.*)$/.exec(part)?.[1] : part,
     )
     .filter((v): v is string => Boolean(v));
 
@@ -79,7 +85,11 @@ export const listOf = (value: unknown): string[] =>
     .filter(Boolean);
 
 /** A PVE boolean as sent: true, 1, '1'. */
-export const truthy = (v: unknown) => v === true || v === 1 || v === '1' || v === 'true';
+// PVE's loose booleans (pve-common JSONSchema.pm) count as true wherever a flag decides a target.
+export const truthy = (v: unknown) =>
+  v === true ||
+  v === 1 ||
+  (typeof v === 'string' && ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()));
 
 /** Configuration keys that hold a disk, a CD drive or a mount point. */
 export const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/;
@@ -94,6 +104,7 @@ export const noTargets = (): Targets => ({
   poolGuests: [],
   volumeOwners: [],
   excluded: [],
+  unresolved: [],
 });
 
 /** The targets of one request: `params` are the values sent, path parameters included. */
@@ -130,8 +141,8 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
         if (/^\d+$/.test(upid.id)) add(t.guests, Number(upid.id));
       }
     } else if (key === 'sid') {
-      // HA resources: `vm:100`, `ct:200`.
-      const m = /^(?:vm|ct):(\d+)$/.exec(String(value));
+      // HA resources: `vm:100`, `ct:200`, or the bare vmid.
+      const m = /^(?:(?:vm|ct):)?(\d+)$/.exec(String(value));
       if (m) add(t.guests, Number(m[1]));
     } else if (backup && key === 'all' && truthy(value)) {
       if (typeof params.node === 'string') add(t.nodeGuests, params.node);
@@ -141,6 +152,8 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
     if (VOLUME_PARAM.test(key)) {
       for (const item of Array.isArray(value) ? value : [value])
         for (const volid of volumesIn(String(item))) {
+          // A host path or device as a disk belongs to no volume that could be checked.
+          if (volid.startsWith('/')) add(t.unresolved, `${key}=${volid}`);
           const owner = volumeOwner(volid);
           if (owner !== undefined) add(t.volumeOwners, owner);
           const storage = volumeStorage(volid);

@@ -28,6 +28,15 @@ export const changes = (op: Pick<ContractOperation, 'method'>) => op.method !== 
 export const requestPath = (op: ContractOperation, params: Record<string, unknown>) =>
   op.path.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name]));
 
+/** A request as a plan holds it: method, path and every parameter sent. */
+export const requestKey = (op: ContractOperation, params: Record<string, unknown>) =>
+  `${op.method} ${requestPath(op, params)} ${JSON.stringify(
+    Object.keys(params)
+      .filter((k) => params[k] !== undefined && params[k] !== null)
+      .sort()
+      .map((k) => [k, params[k]]),
+  )}`;
+
 const privilegeHint = (pool: string) =>
   `the credentials may not read pool '${pool}' (grant Pool.Audit on /pool/${pool}), so its members are not known`;
 
@@ -38,7 +47,7 @@ export interface GuardOptions {
    */
   planning?: boolean;
   /**
-   * The changing requests (`METHOD path`) a plan made: the run that follows may make no other,
+   * The changing requests a plan made (see `requestKey`): the run that follows may make no other,
    * so it does no more than what was checked and confirmed.
    */
   planned?: Set<string>;
@@ -92,7 +101,7 @@ export class WireGuard implements RequestGuard {
     const changing = changes(op);
     const what = `${op.method} ${op.path}`;
     const planned = this.options?.planned;
-    if (changing && planned && !planned.has(`${op.method} ${requestPath(op, params)}`))
+    if (changing && planned && !planned.has(requestKey(op, params)))
       throw new PolicyRefusal(
         `The call now makes a change its plan did not hold (${what} on ${requestPath(op, params)}): the cluster changed in between. Nothing more was done; call again.`,
       );
@@ -120,6 +129,10 @@ export class WireGuard implements RequestGuard {
     if (scopePools)
       for (const pool of t.pools)
         if (!scopePools.includes(pool)) throw this.outside(`Pool ${pool}`);
+    if (changing && t.unresolved.length)
+      throw new PolicyRefusal(
+        `${what} names ${t.unresolved.join(', ')}, which cannot be tied to a guest to check its scope and protection, so it is refused.`,
+      );
     const ids = [...new Set([...t.guests, ...t.volumeOwners])];
     if (!ids.length && !t.nodeGuests.length && !t.poolGuests.length) {
       const bounded = t.nodes.length || t.pools.length || t.storages.length;
@@ -287,23 +300,32 @@ export class WireGuard implements RequestGuard {
     }
   }
 
-  /** Drops rows of a listing that name a node or guest out of scope. */
+  /**
+   * Drops rows that name a node or guest out of scope, from a listing and from the lists an
+   * answer holds (a pool's `members`).
+   */
   async filter(op: ContractOperation, data: unknown): Promise<unknown> {
     const { scope } = this.policy;
-    if (op.method !== 'GET' || !scope.restricted || !Array.isArray(data)) return data;
-    const facts = scope.scopePools ? await this.facts(false) : undefined;
-    return data.filter((row) => {
+    if (op.method !== 'GET' || !scope.restricted || !data || typeof data !== 'object') return data;
+    // A guest's node and pool come from the facts: a backup row names neither.
+    const facts = await this.facts(false);
+    const visible = (row: unknown) => {
       if (!row || typeof row !== 'object') return true;
       const r = row as Record<string, unknown>;
       if (typeof r.node === 'string' && !scope.allowsNode(r.node)) return false;
       const id = rowGuest(r);
       if (id === undefined) return true;
-      const guest = facts?.all.get(id) ?? {
-        vmid: id,
-        node: typeof r.node === 'string' ? r.node : undefined,
-      };
-      return scope.allowsGuest(guest);
-    });
+      return scope.allowsGuest(
+        facts.all.get(id) ?? { vmid: id, node: typeof r.node === 'string' ? r.node : undefined },
+      );
+    };
+    const inner = (value: unknown): unknown => {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, Array.isArray(v) ? v.filter(visible) : v]),
+      );
+    };
+    return Array.isArray(data) ? data.filter(visible).map(inner) : inner(data);
   }
 
   private outside(what: string): PolicyRefusal {
@@ -357,7 +379,7 @@ function rowGuest(r: Record<string, unknown>): number | undefined {
   if (typeof r.vmid === 'string' && /^\d+$/.test(r.vmid)) return Number(r.vmid);
   if (typeof r.volid === 'string') return volumeOwner(r.volid);
   if (typeof r.sid === 'string') {
-    const m = /^(?:vm|ct):(\d+)$/.exec(r.sid);
+    const m = /^(?:(?:vm|ct):)?(\d+)$/.exec(r.sid);
     if (m) return Number(m[1]);
   }
   if (typeof r.upid === 'string') {

@@ -163,6 +163,8 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
         truthy(params.all) || params.pool !== undefined || listOf(params.vmid).length > 1;
       return many ? 'Back up several guests at once' : undefined;
     }
+    case 'template':
+      return 'Convert to a template (cannot be undone: it can no longer run, and its disks become base images)';
     case 'stop_task':
       return `Stop the task ${params.upid}`;
     case 'delete':

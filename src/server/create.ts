@@ -8,7 +8,7 @@ import { inputRequired, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { type AuditLog, type Decision, type Outcome, redactArgs } from '../policy/audit.js';
-import { requestPath, type WireGuard } from '../policy/guard.js';
+import { requestKey, requestPath, type WireGuard } from '../policy/guard.js';
 import {
   admit,
   type ClusterPolicy,
@@ -378,7 +378,7 @@ function registerTool(
         // The run may make only the changes the plan held. Once a human took time to answer, it
         // is decided on facts read anew; otherwise on the plan's own, read a moment ago.
         const run = guard.session({
-          planned: new Set(plan.calls.map((c) => `${c.op.method} ${c.path}`)),
+          planned: new Set(plan.calls.map((c) => requestKey(c.op, c.params))),
         });
         if (decision === 'allowed') run.reuseFacts(planGuard);
         const result = await tool.run(args, { ...toolCtx, pve: view(run) });

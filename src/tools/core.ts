@@ -624,7 +624,14 @@ async function pickStorage(
 
 /** An ISO by volume id, or by file name found on the node's ISO storages. */
 async function findIso(pve: PveApi, nodeName: string, iso: string): Promise<string> {
-  if (iso.includes(':')) return iso;
+  if (iso.includes(':')) {
+    // A volume id of ISO content, nothing more: the value goes into a drive's property string.
+    if (!/^[a-z][a-z0-9\-_.]*[a-z0-9]:iso\/[^,=/\s][^,=\s]*$/i.test(iso))
+      throw new ToolError(
+        `'${iso}' is not an ISO image volume id (storage:iso/file.iso). Give the file name, or a volume from proxmox_list_storage_content (content: iso).`,
+      );
+    return iso;
+  }
   for (const s of await pve.storage.list(nodeName, { content: 'iso', enabled: true })) {
     const hit = (await pve.storage.content(nodeName, s.storage, { content: 'iso' })).find((v) =>
       v.volid.endsWith(`/${iso}`),

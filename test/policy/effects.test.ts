@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getOperation } from '../../src/contract/index.js';
+import { requestKey } from '../../src/policy/guard.js';
 import { ConfirmationSeal } from '../../src/policy/policy.js';
 import { type McpHarness, startHarness } from '../helpers/mcp.js';
 
@@ -228,14 +229,21 @@ describe('the run', () => {
   it('may make no change its plan did not hold', async () => {
     const h = await startHarness();
     try {
-      const guard = h.deps.guards.get('default')?.session({
-        planned: new Set(['POST /nodes/pve1/qemu/103/status/start']),
-      });
+      const start = getOperation('POST', '/nodes/{node}/qemu/{vmid}/status/start');
       const stop = getOperation('POST', '/nodes/{node}/qemu/{vmid}/status/stop');
-      if (!guard || !stop) throw new Error('no guard');
+      if (!start || !stop) throw new Error('no operation');
+      const guard = h.deps.guards.get('default')?.session({
+        planned: new Set([requestKey(start, { node: 'pve1', vmid: 103 })]),
+      });
+      if (!guard) throw new Error('no guard');
       await expect(guard.check(stop, { node: 'pve1', vmid: 103 })).rejects.toThrow(
         /a change its plan did not hold/,
       );
+      // The same request with other parameters is another request.
+      await expect(guard.check(start, { node: 'pve1', vmid: 103, timeout: 5 })).rejects.toThrow(
+        /a change its plan did not hold/,
+      );
+      await expect(guard.check(start, { node: 'pve1', vmid: 103 })).resolves.toBeUndefined();
     } finally {
       await h.close();
     }

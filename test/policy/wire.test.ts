@@ -3,6 +3,7 @@
  * is refused before anything is sent, whatever tool or spelling carries it.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildDataset } from '../../src/simulator/datasets.js';
 import { type McpHarness, startHarness } from '../helpers/mcp.js';
 
 const BACKUP_100 = 'backup-nfs:backup/vzdump-qemu-100-2026_11_20-01_00_03.vma.zst';
@@ -280,6 +281,152 @@ describe('pool facts without Pool.Audit', () => {
       );
       const other = await h.call('proxmox_stop_vm', { vmid: 106 });
       expect(other.isError, other.text).toBeFalsy();
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('bypasses found by attacking the rails (regressions)', () => {
+  /** The small dataset with a Proxmox Backup Server storage holding a backup of 102. */
+  const withPbs = () => {
+    const d = buildDataset('small');
+    d.storages.push({
+      storage: 'backup-pbs',
+      type: 'pbs',
+      content: ['backup'],
+      shared: true,
+      sizeGiB: 1000,
+    } as (typeof d.storages)[number]);
+    d.content?.push({
+      storage: 'backup-pbs',
+      volid: PBS_102,
+      content: 'backup',
+      size: 9e9,
+      vmid: 102,
+      ctime: 1795000000,
+    } as NonNullable<typeof d.content>[number]);
+    return d;
+  };
+  const PBS_102 = 'backup-pbs:backup/vm/102/2026-11-20T01:00:03Z';
+  let h: McpHarness;
+  const asked: string[] = [];
+  beforeAll(async () => {
+    h = await startHarness({
+      sim: { dataset: withPbs() },
+      config: { toolsets: ['all'], confirm: 'elicit' },
+      cluster: {
+        scope: { vmids: ['103-199'], protected: { vmids: ['102'], tags: [], pools: [] } },
+      },
+      elicit: (m) => {
+        asked.push(m);
+        return { action: 'accept', content: { confirm: true } };
+      },
+    });
+  });
+  afterAll(() => h.close());
+
+  const refused = async (name: string, args: Record<string, unknown>, why: RegExp) => {
+    const from = h.sim.sim.requests.length;
+    const questions = asked.length;
+    const volumes = [...h.sim.sim.cluster.volumes.keys()].join();
+    const r = await h.call(name, args);
+    expect(r.isError, r.text).toBe(true);
+    expect(r.text).toMatch(why);
+    expect(changing(sentSince(h, from))).toEqual([]);
+    expect(asked.length).toBe(questions);
+    expect([...h.sim.sim.cluster.volumes.keys()].join()).toBe(volumes);
+  };
+
+  it('ties a Proxmox Backup Server snapshot to its guest', async () => {
+    await refused(
+      'proxmox_restore_backup',
+      { volid: PBS_102, vmid: 150, node: 'pve1' },
+      /VM 102 is outside/,
+    );
+    await refused('proxmox_delete_backup', { volid: PBS_102 }, /VM 102 is outside/);
+    expect(h.sim.sim.cluster.guests.has(150)).toBe(false);
+  });
+
+  it('reads a volume named by file=, volume= or after other keys', async () => {
+    for (const params of [
+      { unused5: 'file=local-lvm:vm-102-disk-1' },
+      { scsi3: 'cache=none,local-lvm:vm-102-disk-1' },
+    ])
+      await refused(
+        'proxmox_api_request',
+        { method: 'PUT', path: '/nodes/pve1/qemu/103/config', params },
+        /VM 102 is outside/,
+      );
+    await refused(
+      'proxmox_api_request',
+      {
+        method: 'PUT',
+        path: '/nodes/pve1/lxc/201/config',
+        params: { mp5: 'volume=local-lvm:vm-102-disk-0,mp=/mnt/db' },
+      },
+      /Container 201 is outside|VM 102 is outside/,
+    );
+  });
+
+  it('refuses a host path as a disk, which no guest check can cover', async () => {
+    await refused(
+      'proxmox_api_request',
+      {
+        method: 'PUT',
+        path: '/nodes/pve1/qemu/103/config',
+        params: { scsi4: '/dev/mapper/pve-vm--102--disk--0' },
+      },
+      /cannot be tied to a guest/,
+    );
+  });
+
+  it('takes only an ISO volume id as an ISO', async () => {
+    await refused(
+      'proxmox_create_vm',
+      { name: 'x', node: 'pve1', vmid: 150, iso: 'file=local-lvm:vm-102-disk-0' },
+      /is not an ISO image volume id/,
+    );
+    expect(h.sim.sim.cluster.guests.has(150)).toBe(false);
+  });
+
+  it('asks before converting a guest to a template', async () => {
+    const questions = asked.length;
+    const r = await h.call('proxmox_convert_to_template', { vmid: 103, dryRun: false });
+    expect(r.isError, r.text).toBeFalsy();
+    expect(asked.slice(questions).join()).toMatch(/Convert to a template \(cannot be undone/);
+  });
+
+  it('hides out-of-scope guests inside answers: pool members, HA by bare vmid, backups', async () => {
+    const pool = await h.call('proxmox_api_request', { method: 'GET', path: '/pools/production' });
+    expect(pool.text).not.toMatch(/"vmid":10[0-2]/);
+    const ha = await h.call('proxmox_api_request', {
+      method: 'GET',
+      path: '/cluster/ha/resources/100',
+    });
+    expect(ha.isError).toBe(true);
+    expect(ha.text).toMatch(/VM 100 is outside/);
+    const backups = await h.call('proxmox_list_storage_content', {
+      node: 'pve1',
+      storage: 'backup-pbs',
+    });
+    expect(backups.text).not.toContain('vm/102');
+  });
+});
+
+describe('a node-only scope', () => {
+  it('hides the backups of guests on other nodes', async () => {
+    const h = await startHarness({
+      config: { toolsets: ['all'] },
+      cluster: { scope: { nodes: ['pve2'] } },
+    });
+    try {
+      const r = await h.call('proxmox_list_storage_content', {
+        node: 'pve2',
+        storage: 'backup-nfs',
+      });
+      expect(r.isError, r.text).toBeFalsy();
+      expect(r.text).not.toMatch(/vzdump-(qemu|lxc)-(100|102|200)-/);
     } finally {
       await h.close();
     }
