@@ -283,6 +283,9 @@ export class WireGuard implements RequestGuard {
       needs(params.storage, 'backup', 'backups');
     else if (['create_vm', 'clone_vm'].includes(op.name) && typeof params.storage === 'string')
       needs(params.storage, guestDisks, diskWhat);
+    // A container restore without a storage goes to `local` (pve-container PVE/API2/LXC.pm).
+    else if (op.name === 'create_vm' && guestDisks === 'rootdir' && truthy(params.restore))
+      needs('local', guestDisks, diskWhat);
     for (const [key, value] of Object.entries(params)) {
       if (!DISK_KEY.test(key) || typeof value !== 'string') continue;
       const volume = value.split(',')[0] ?? '';

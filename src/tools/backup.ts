@@ -186,7 +186,13 @@ const restoreBackup = defineTool({
     wait,
     timeout: waitTimeout.default(3_600),
   }),
-  output: z.object({ vmid: z.number(), node: z.string(), volid: z.string(), ...taskFields }),
+  output: z.object({
+    vmid: z.number(),
+    node: z.string(),
+    volid: z.string(),
+    storage: z.string().optional(),
+    ...taskFields,
+  }),
   async run(args, ctx) {
     const type = /vzdump-lxc-|\/ct\//.test(args.volid) ? 'lxc' : 'qemu';
     const existing =
@@ -208,21 +214,41 @@ const restoreBackup = defineTool({
         );
       target = s.node;
     }
+    // PVE restores a container to `local` when no storage is named, which a default install
+    // cannot hold containers on: pick the storage with most room that can.
+    const storage =
+      args.storage ?? (type === 'lxc' ? await containerStorage(ctx, target) : undefined);
     const id = args.vmid ?? (await ctx.pve.cluster.nextid());
     const task = await ctx.pve.backups.restore(type, target, id, args.volid, {
-      storage: args.storage,
+      storage,
       force: args.force || undefined,
       start: args.start || undefined,
     });
-    const what = `Restore ${args.volid.split('/').pop()} to ${type === 'qemu' ? 'VM' : 'container'} ${id} on ${target}${existing ? ', over the existing guest' : ''}`;
+    const what = `Restore ${args.volid.split('/').pop()} to ${type === 'qemu' ? 'VM' : 'container'} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}`;
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
       what,
     });
-    return ok({ vmid: id, node: target, volid: args.volid, ...summary }, text);
+    return ok(
+      { vmid: id, node: target, volid: args.volid, ...(storage ? { storage } : {}), ...summary },
+      text,
+    );
   },
 });
+
+/** The enabled storage of a node that holds container volumes and has the most room. */
+async function containerStorage(ctx: ToolContext, node: string): Promise<string> {
+  const candidates = (await ctx.pve.storage.list(node, { content: 'rootdir', enabled: true }))
+    .filter((s) => s.active !== 0)
+    .sort((a, b) => (b.avail ?? 0) - (a.avail ?? 0));
+  const best = candidates[0]?.storage;
+  if (!best)
+    throw new ToolError(
+      `No storage on ${node} can hold container volumes (content rootdir): give one with storage.`,
+    );
+  return best;
+}
 
 const deleteBackup = defineTool({
   name: 'proxmox_delete_backup',

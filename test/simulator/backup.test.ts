@@ -143,6 +143,20 @@ describe('restore', () => {
       hostname: 'ct-dns',
     });
   });
+
+  it('restores a container to local when no storage is named, which holds no containers', async () => {
+    // pve-container PVE/API2/LXC.pm create_vm: storage defaults to 'local'.
+    const [vol] = await backups(200);
+    const res = await sim.call('POST', '/nodes/pve1/lxc', {
+      vmid: 271,
+      ostemplate: vol?.volid ?? '',
+      restore: 1,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body?.errors).toEqual({
+      storage: "storage 'local' does not support container directories",
+    });
+  });
 });
 
 describe('storage', () => {

@@ -150,7 +150,11 @@ describe('backup', () => {
     const volid = backups[0]?.volid ?? '';
     const restored = await h.call('proxmox_restore_backup', { volid });
     expect(restored.isError, restored.text).toBeFalsy();
-    expect(restored.text).toMatch(/^Restore vzdump-lxc-200-.* to container \d+ on pve1: done/);
+    // No storage given: PVE would pick `local`, which holds no containers; the tool picks one.
+    expect(restored.text).toMatch(
+      /^Restore vzdump-lxc-200-.* to container \d+ on pve1, disks on (local-lvm|tank) \(chosen: it holds containers and has the most room\): done/,
+    );
+    expect(restored.structured?.storage).toMatch(/^(local-lvm|tank)$/);
     const refused = await h.call('proxmox_restore_backup', { volid, vmid: 201 });
     expect(refused.isError).toBe(true);
     expect(refused.text).toMatch(/set force to overwrite/);

@@ -766,7 +766,17 @@ function restoreGuest(
   }
   const pool = str(ctx, 'pool');
   if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
-  const targetStorage = str(ctx, 'storage');
+  // A container restore goes to `storage`, by default `local`, which must hold container volumes
+  // (pve-container PVE/API2/LXC.pm create_vm); a VM goes back to its original storages.
+  const targetStorage = str(ctx, 'storage') ?? (type === 'lxc' ? 'local' : undefined);
+  if (
+    type === 'lxc' &&
+    targetStorage &&
+    !cluster.storageOn(node, targetStorage).content.includes('rootdir')
+  )
+    throw new PveError(400, 'Parameter verification failed.', {
+      storage: `storage '${targetStorage}' does not support container directories`,
+    });
   const source = vol.backup.config;
   const previous = existing
     ? { config: { ...existing.config }, volumes: ownedVolumes(cluster, existing) }
