@@ -69,7 +69,7 @@ const VOLUME_PARAM =
  * Volume ids in a disk's property string: the value without a key (wherever it stands), and the
  * keys that name a volume (`file=`, `volume=` for mount points, `import-from=`).
  */
-const volumesIn = (value: string): string[] =>
+export const volumesIn = (value: string): string[] =>
   value
     .split(',')
     .map((part) =>

@@ -3,7 +3,8 @@
  * with digest protection, disk growth, migration, and deleting containers.
  */
 import { z } from 'zod';
-import type { PveApi } from '../pve/index.js';
+import { DISK_KEY, volumesIn } from '../contract/targets.js';
+import type { GuestRef, PveApi } from '../pve/index.js';
 import {
   label,
   node,
@@ -16,7 +17,7 @@ import {
   wait,
   waitTimeout,
 } from './common.js';
-import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
+import { type AnyTool, defineTool, guestTargets, ok, type ToolContext } from './define.js';
 
 const hostname = z
   .string()
@@ -164,6 +165,12 @@ const cloneGuest = defineTool({
   output: guestTask.extend({ newid: z.number(), target: z.string() }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid);
+    const linked = !(args.full ?? !guest.template);
+    if (linked && args.storage)
+      throw new ToolError(
+        `storage applies to full clones only: a linked clone stays on the template's storage. Drop storage, or set full: true.`,
+      );
+    if (args.target && args.target !== guest.node) await checkSharedForClone(ctx, guest, args);
     const newid = args.newid ?? (await ctx.pve.cluster.nextid());
     const task = await ctx.pve.guests(guest.type).clone(guest.node, guest.vmid, {
       newid,
@@ -185,6 +192,37 @@ const cloneGuest = defineTool({
     return ok({ vmid: guest.vmid, node: guest.node, newid, target, ...summary }, text);
   },
 });
+
+/**
+ * PVE clones to another node only when every volume of the guest (a local ISO in a CD drive too)
+ * and the target storage are shared (qemu-server and pve-container clone_vm): said before any
+ * task starts, with what to do instead.
+ */
+async function checkSharedForClone(
+  ctx: ToolContext,
+  guest: GuestRef,
+  args: { target?: string; storage?: string },
+): Promise<void> {
+  const [config, storages] = await Promise.all([
+    ctx.pve.guests(guest.type).config(guest.node, guest.vmid),
+    ctx.pve.storage.list(guest.node),
+  ]);
+  const shared = new Set(storages.filter((s) => s.shared).map((s) => s.storage));
+  const local = Object.entries(config)
+    .filter(([key]) => DISK_KEY.test(key) && !key.startsWith('unused'))
+    .flatMap(([key, value]) =>
+      volumesIn(String(value))
+        .filter((v) => v.includes(':'))
+        .map((v) => ({ key, storage: v.split(':')[0] ?? '' })),
+    )
+    .filter((d) => !shared.has(d.storage))
+    .map((d) => `${d.key} on ${d.storage}`);
+  if (args.storage && !shared.has(args.storage)) local.push(`the target storage ${args.storage}`);
+  if (local.length)
+    throw new ToolError(
+      `${label(guest.type)} ${guest.vmid} (${guest.name}) cannot be cloned to ${args.target}: PVE clones to another node only when every disk (CD-ROM ISOs included) and the target storage are shared, and here ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to ${guest.node}. Clone it on ${guest.node} and migrate the clone, or move its disks to shared storage first.`,
+    );
+}
 
 const convertToTemplate = defineTool({
   name: 'proxmox_convert_to_template',

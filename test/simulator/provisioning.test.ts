@@ -187,16 +187,37 @@ describe('clone and template', () => {
     expect(taken.body?.message).toMatch(/VM 100 already exists on node 'pve1'/);
   });
 
-  it('full-clones a VM to another node and into a pool', async () => {
-    await sim.task('POST', '/nodes/pve1/qemu/103/clone', {
-      newid: 162,
-      name: 'copy',
+  it('clones to another node only from shared storage, full clones too, checked before a task', async () => {
+    // qemu-server PVE/API2/Qemu.pm clone_vm: every volume, a local ISO in a CD drive included, and
+    // the target storage must be shared.
+    const across = await sim.call('POST', '/nodes/pve1/qemu/103/clone', {
+      newid: 163,
       full: 1,
       target: 'pve2',
       storage: 'tank',
+    });
+    expect(across.status).toBe(500);
+    expect(across.body?.message).toBe("can't clone VM to node 'pve2' (VM uses local storage)\n");
+    const linked = await sim.call('POST', '/nodes/pve2/qemu/9000/clone', {
+      newid: 163,
+      storage: 'tank',
+    });
+    expect(linked.status).toBe(400);
+    expect(linked.body?.errors).toEqual({
+      storage: "parameter 'storage' not allowed for linked clones",
+    });
+    expect(sim.sim.cluster.guests.has(163)).toBe(false);
+  });
+
+  it('full-clones a VM onto another storage of its node and into a pool', async () => {
+    await sim.task('POST', '/nodes/pve2/qemu/106/clone', {
+      newid: 162,
+      name: 'copy',
+      full: 1,
+      storage: 'tank',
       pool: 'development',
     });
-    expect((await config('pve2', 162)).scsi0).toBe('tank:vm-162-disk-0,iothread=1,size=80G');
+    expect((await config('pve2', 162)).scsi0).toBe('tank:vm-162-disk-0,iothread=1,size=16G');
     const pool = await sim.data<{ members: { vmid?: number }[] }>('GET', '/pools/development');
     expect(pool.members.map((m) => m.vmid)).toContain(162);
   });
@@ -205,7 +226,7 @@ describe('clone and template', () => {
     await sim.task('POST', '/nodes/pve2/qemu/162/template');
     const cfg = await config('pve2', 162);
     expect(cfg.template).toBe(1);
-    expect(cfg.scsi0).toBe('tank:base-162-disk-0,iothread=1,size=80G');
+    expect(cfg.scsi0).toBe('tank:base-162-disk-0,iothread=1,size=16G');
     expect((await sim.call('POST', '/nodes/pve2/qemu/162/template')).status).toBe(500);
     expect((await sim.call('POST', '/nodes/pve1/qemu/102/template')).status).toBe(500);
   });

@@ -42,13 +42,21 @@ describe('provision', () => {
     const linked = await h.call('proxmox_clone_guest', { vmid: 9000, name: 'from-tpl' });
     expect(linked.structured).toMatchObject({ status: 'completed', target: 'pve2' });
     expect(linked.text).toMatch(/linked: done/);
-    const full = await h.call('proxmox_clone_guest', {
+    // To another node PVE needs shared storage for every disk, full clones too: said up front.
+    const across = await h.call('proxmox_clone_guest', {
       vmid: 103,
       newid: 310,
       name: 'win-copy',
       target: 'pve2',
       storage: 'tank',
     });
+    expect(across.isError).toBe(true);
+    expect(across.text).toBe(
+      'VM 103 (win-app) cannot be cloned to pve2: PVE clones to another node only when every disk (CD-ROM ISOs included) and the target storage are shared, and here scsi0 on local-lvm, ide2 on local, the target storage tank are local to pve1. Clone it on pve1 and migrate the clone, or move its disks to shared storage first.',
+    );
+    const linkedWithStorage = await h.call('proxmox_clone_guest', { vmid: 9000, storage: 'tank' });
+    expect(linkedWithStorage.text).toMatch(/^storage applies to full clones only/);
+    const full = await h.call('proxmox_clone_guest', { vmid: 103, newid: 310, name: 'win-copy' });
     expect(full.structured).toMatchObject({ newid: 310, status: 'completed' });
     const bad = await h.call('proxmox_clone_guest', { vmid: 103, newid: 311, full: false });
     expect(bad.isError).toBe(true);

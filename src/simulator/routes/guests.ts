@@ -961,11 +961,14 @@ function cloneGuest(type: GuestType) {
     if (!targetNode.online) throw fail(`target node '${target}' is not online`);
     if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
     if (!full) {
+      if (storage)
+        throw new PveError(400, 'Parameter verification failed.', {
+          storage: "parameter 'storage' not allowed for linked clones",
+        });
       if (!isTemplate)
         throw fail(
           `Linked clone feature is not supported for a ${type === 'qemu' ? 'VM' : 'container'} that isn't a template`,
         );
-      if (storage) throw fail(`storage parameter is not allowed for linked clones`);
     }
     if (snapname && !source.snapshots.has(snapname))
       throw fail(`snapshot '${snapname}' does not exist`);
@@ -976,14 +979,24 @@ function cloneGuest(type: GuestType) {
       ? (source.snapshots.get(snapname)?.config ?? source.config)
       : source.config;
     const disks = cluster.disksOf(type, from).filter((d) => !d.key.startsWith('unused'));
-    for (const d of disks) {
-      const store = storage ?? d.volid.split(':')[0] ?? '';
-      const s = cluster.storages.get(store);
-      if (target !== source.node && !s?.shared && !full) {
-        throw fail(`can't clone to node '${target}' (${label} uses local storage)`);
-      }
-      cluster.storageOn(target, store);
+    // To another node, every volume (a local ISO in a CD drive too) and the target storage must
+    // be shared, full clones included, before any task starts (qemu-server PVE/API2/Qemu.pm and
+    // pve-container PVE/API2/LXC.pm clone_vm).
+    if (target !== source.node) {
+      const volumes = [
+        ...disks.map((d) => d.volid),
+        ...Object.entries(from)
+          .filter(([k, v]) => /^(ide|sata|scsi)\d+$/.test(k) && /media=cdrom/.test(String(v)))
+          .map(([, v]) => String(v).split(',')[0] ?? '')
+          .filter((v) => v.includes(':')),
+      ];
+      const local = [...volumes.map((v) => v.split(':')[0] ?? ''), ...(storage ? [storage] : [])];
+      if (local.some((id) => !cluster.storages.get(id)?.shared))
+        throw fail(
+          `can't clone ${type === 'qemu' ? 'VM' : 'CT'} to node '${target}' (${type === 'qemu' ? 'VM' : 'CT'} uses local storage)`,
+        );
     }
+    for (const d of disks) cluster.storageOn(target, storage ?? d.volid.split(':')[0] ?? '');
     const config: Config = {};
     for (const [key, value] of Object.entries(from)) {
       if (
