@@ -143,6 +143,8 @@ export interface SimHaResource {
   max_restart: number;
   max_relocate: number;
   comment?: string;
+  /** Why the HA manager's last action failed: the service is in `error` until one succeeds. */
+  error?: string;
 }
 
 const QEMU_DISK = /^(ide|sata|scsi|virtio)\d+$|^(efidisk0|tpmstate0)$|^unused\d+$/;

@@ -11,6 +11,7 @@ import {
   type TaskOutcome,
   type TaskRef,
 } from '../pve/index.js';
+import { sleep } from '../pve/sleep.js';
 import type { ToolContext } from './define.js';
 
 /** A failure the user can act on; the server turns it into an `isError` result. */
@@ -129,8 +130,9 @@ function seconds(ms: number | undefined): string {
 export async function runTask(
   ctx: ToolContext,
   task: TaskRef | null,
-  opts: { wait: boolean; timeout: number; what: string },
+  opts: { wait: boolean; timeout: number; what: string; ha?: HaGoal },
 ): Promise<{ summary: TaskSummary; text: string }> {
+  const startedAt = Date.now();
   if (!task) return { summary: { status: 'completed' }, text: `${opts.what}: done.` };
   if (task.info.type === 'dryrun')
     return { summary: { status: 'planned' }, text: `${opts.what}: planned (dry run).` };
@@ -173,6 +175,9 @@ export async function runTask(
       { upid: task.upid, exitstatus: outcome.exitstatus },
     );
   }
+  // For a guest under HA, the task only asked the HA stack: the change itself comes later.
+  if (opts.ha && /^ha(start|stop|migrate)$/.test(task.info.type))
+    return followHa(ctx, task.upid, opts.ha, opts, startedAt);
   const warnings = outcome.warnings.length
     ? ` with ${outcome.warnings.length} warning(s): ${outcome.warnings.join('; ')}`
     : '';
@@ -186,6 +191,63 @@ export async function runTask(
     },
     text: `${opts.what}: done${seconds(outcome.durationMs)}${warnings}.`,
   };
+}
+
+/** Where an HA-managed guest should be once HA acts on a request (start, stop, migrate). */
+export interface HaGoal {
+  guest: GuestRef;
+  status?: 'running' | 'stopped';
+  node?: string;
+}
+
+/**
+ * After a request to HA (`hastart`, `hastop`, `hamigrate` end OK at once, having only asked), waits
+ * within the call's timeout until the guest reaches the goal or its HA service reports an error
+ * (qemu-server PVE/API2/Qemu.pm, pve-container PVE/LXC/Status.pm), and says which.
+ */
+async function followHa(
+  ctx: ToolContext,
+  upid: string,
+  goal: HaGoal,
+  opts: { timeout: number; what: string },
+  startedAt: number,
+): Promise<{ summary: TaskSummary; text: string }> {
+  const { guest } = goal;
+  const sid = `${guest.type === 'qemu' ? 'vm' : 'ct'}:${guest.vmid}`;
+  const wanted = [goal.status, goal.node && `on ${goal.node}`].filter(Boolean).join(' ');
+  const asked = `${opts.what}: requested of HA (task ${upid})`;
+  await ctx.progress(`${asked}; waiting until it is ${wanted}`);
+  for (let delay = 250; ; delay = Math.min(2_000, delay * 2)) {
+    ctx.pve.invalidateGuests();
+    const now = (await ctx.pve.guestIndex({ signal: ctx.signal }, { all: true })).get(guest.vmid);
+    const elapsed = Date.now() - startedAt;
+    if (
+      now &&
+      (!goal.status || now.status === goal.status) &&
+      (!goal.node || now.node === goal.node)
+    )
+      return {
+        summary: { upid, status: 'completed', exitstatus: 'OK', durationMs: elapsed },
+        text: `${asked}, and the HA manager carried it out: ${label(guest.type)} ${guest.vmid} is ${wanted} after ${(elapsed / 1000).toFixed(1)}s.`,
+      };
+    const services = (await ctx.pve.cluster.haStatus()) as {
+      sid?: string;
+      state?: string;
+      status?: string;
+    }[];
+    const service = services.find((s) => s.sid === sid);
+    if (service?.state === 'error')
+      throw new ToolError(
+        `${asked}, but the HA service ${sid} is in error (${service.status ?? 'error'}): the HA manager could not carry it out. Its own task says why (proxmox_list_tasks with vmid ${guest.vmid}); once fixed, set the service's state again (ha-manager set ${sid} --state ${goal.status === 'stopped' ? 'stopped' : 'started'}).`,
+        { upid, sid },
+      );
+    if (elapsed >= opts.timeout * 1000)
+      return {
+        summary: { upid, status: 'running', durationMs: elapsed },
+        text: `${asked}; the HA manager has not made it ${wanted} within ${opts.timeout}s. It acts on its own schedule: follow the guest with proxmox_get_${guest.type === 'qemu' ? 'vm' : 'container'}_status.`,
+      };
+    await sleep(Math.min(delay, opts.timeout * 1000 - elapsed), ctx.signal);
+  }
 }
 
 /**

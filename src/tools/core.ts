@@ -430,10 +430,17 @@ function powerTool(
       const task = await ctx.pve
         .guests(spec.type)
         [spec.action](guest.node, guest.vmid, params(args));
+      const haStatus =
+        spec.action === 'start'
+          ? 'running'
+          : /^(stop|shutdown)$/.test(spec.action)
+            ? 'stopped'
+            : undefined;
       const { summary, text } = await runTask(ctx, task, {
         wait: args.wait,
         timeout: args.timeout,
         what,
+        ...(haStatus ? { ha: { guest, status: haStatus } } : {}),
       });
       return ok({ vmid: guest.vmid, node: guest.node, action: spec.action, ...summary }, text);
     },

@@ -441,6 +441,7 @@ const migrateGuest = defineTool({
       wait: args.wait,
       timeout: args.timeout,
       what: `Migrate ${label(guest.type)} ${guest.vmid} (${guest.name}) from ${guest.node} to ${args.target}`,
+      ha: { guest, node: args.target },
     });
     return ok({ vmid: guest.vmid, node: guest.node, target: args.target, ...summary }, text);
   },

@@ -106,13 +106,14 @@ describe('waiting for a task', () => {
   });
 
   it('reports a failed task with its last log lines', async () => {
-    const outcome = await (await pve.qemu.start('pve1', 100)).wait({ minPollMs: 5 });
+    // 102 is not under HA: its own qmstart runs, and fails inside the task.
+    const outcome = await (await pve.qemu.start('pve1', 102)).wait({ minPollMs: 5 });
     expect(outcome).toMatchObject({
       ok: false,
       status: 'stopped',
-      exitstatus: 'VM 100 already running',
+      exitstatus: 'VM 102 already running',
     });
-    expect(outcome.logTail.at(-1)).toBe('TASK ERROR: VM 100 already running');
+    expect(outcome.logTail.at(-1)).toBe('TASK ERROR: VM 102 already running');
   });
 
   it('tolerates the transient 400 right after a task was created', async () => {

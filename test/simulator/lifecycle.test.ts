@@ -103,6 +103,50 @@ describe('VM power', () => {
     expect(res.body?.message).toBe('Only root may use this option.\n');
   });
 
+  it('HA only takes the request; its manager acts later in its own task, or the service errs', async () => {
+    // qemu-server PVE/API2/Qemu.pm: for an HA guest, start and stop run `ha-manager set`.
+    const upid = await sim.data<string>('POST', '/nodes/pve1/qemu/101/status/stop');
+    expect(upid).toMatch(/:hastop:101:/);
+    sim.sim.advance(200);
+    const path = `/nodes/pve1/tasks/${encodeURIComponent(upid)}`;
+    expect(await sim.data('GET', `${path}/status`)).toMatchObject({ exitstatus: 'OK' });
+    expect((await sim.data<{ t: string }[]>('GET', `${path}/log`)).map((l) => l.t)).toEqual([
+      'Requesting HA stop for VM 101',
+      'TASK OK',
+    ]);
+    // Requested, not done: the HA manager's own qmstop (as root@pam) is still running.
+    expect(await status('qemu', 'pve1', 101)).toMatchObject({ status: 'running' });
+    const own = (
+      await sim.data<{ upid: string; type: string; user: string; status?: string }[]>(
+        'GET',
+        '/nodes/pve1/tasks',
+        { source: 'active', vmid: 101 },
+      )
+    )[0];
+    expect(own).toMatchObject({ type: 'qmstop', user: 'root@pam' });
+    sim.sim.runTasks();
+    expect(await status('qemu', 'pve1', 101)).toMatchObject({ status: 'stopped' });
+    // A start the manager cannot carry out leaves the service in error.
+    const guest = sim.sim.cluster.guests.get(101);
+    if (!guest) throw new Error('no 101');
+    guest.config.lock = 'backup';
+    const start = await sim.task('POST', '/nodes/pve1/qemu/101/status/start');
+    expect(start.exitstatus).toBe('OK');
+    const services = await sim.data<{ sid?: string; state?: string }[]>(
+      'GET',
+      '/cluster/ha/status/current',
+    );
+    expect(services.find((x) => x.sid === 'vm:101')?.state).toBe('error');
+    // It stays in error, whatever is asked, until an administrator disables it.
+    delete guest.config.lock;
+    await sim.task('POST', '/nodes/pve1/qemu/101/status/start');
+    expect(await status('qemu', 'pve1', 101)).toMatchObject({ status: 'stopped' });
+    const service = sim.sim.cluster.ha.get('vm:101');
+    if (service) delete service.error;
+    await sim.task('POST', '/nodes/pve1/qemu/101/status/start');
+    expect(await status('qemu', 'pve1', 101)).toMatchObject({ status: 'running' });
+  });
+
   it('an HA-managed VM starts and stops through hastart and hastop tasks', async () => {
     const stop = await sim.task('POST', '/nodes/pve1/qemu/100/status/stop');
     expect(stop.upid).toMatch(/:hastop:100:/);

@@ -7,7 +7,7 @@ beforeAll(async () => {
   sim = await startTestSim();
   upids = [
     await sim.data<string>('POST', '/nodes/pve1/qemu/103/status/start'),
-    await sim.data<string>('POST', '/nodes/pve1/qemu/100/status/start'),
+    await sim.data<string>('POST', '/nodes/pve1/qemu/102/status/start'),
   ];
   sim.sim.runTasks();
   // One still running.
@@ -34,11 +34,11 @@ describe('tasks', () => {
     expect(res.body?.total).toBe(2);
     expect(tasks.map((t) => t.upid)).toEqual([upids[1], upids[0]]);
     expect(tasks[0]).toMatchObject({
-      type: 'hastart',
-      id: '100',
+      type: 'qmstart',
+      id: '102',
       user: 'root@pam',
       tokenid: 'simulator',
-      status: 'VM 100 already running',
+      status: 'VM 102 already running',
     });
   });
 
@@ -55,7 +55,7 @@ describe('tasks', () => {
       (await sim.data<Task[]>('GET', '/nodes/pve1/tasks', { typefilter: 'qmstart' })).map(
         (t) => t.upid,
       ),
-    ).toEqual([upids[0]]);
+    ).toEqual([upids[1], upids[0]]);
   });
 
   it('/cluster/tasks lists every node', async () => {

@@ -221,6 +221,32 @@ describe('core tools, changes', () => {
     });
   });
 
+  it('asks HA for an HA-managed guest, then waits for the HA manager and says what it did', async () => {
+    const stop = await h.call('proxmox_stop_vm', { vmid: 101 });
+    expect(stop.isError, stop.text).toBeFalsy();
+    expect(stop.text).toMatch(
+      /^Stop VM 101 \(web-02\) on pve1: requested of HA \(task UPID:pve1:[^)]*:hastop:101:[^)]*\), and the HA manager carried it out: VM 101 is stopped after [\d.]+s\.$/,
+    );
+    expect(h.sim.sim.cluster.guests.get(101)?.running).toBe(false);
+    // A start the HA manager cannot carry out: the service ends in error, and the tool says so.
+    const guest = h.sim.sim.cluster.guests.get(101);
+    if (!guest) throw new Error('no 101');
+    const net0 = guest.config.net0 ?? '';
+    guest.config.net0 = net0.replace(/bridge=\w+/, 'bridge=vmbr9');
+    try {
+      const start = await h.call('proxmox_start_vm', { vmid: 101 });
+      expect(start.isError).toBe(true);
+      expect(start.text).toMatch(/requested of HA .*, but the HA service vm:101 is in error/);
+    } finally {
+      guest.config.net0 = net0;
+      // As an administrator would: ha-manager set vm:101 --state disabled, then started again.
+      const service = h.sim.sim.cluster.ha.get('vm:101');
+      if (service) delete service.error;
+    }
+    const again = await h.call('proxmox_start_vm', { vmid: 101 });
+    expect(again.text).toMatch(/the HA manager carried it out: VM 101 is running/);
+  });
+
   it('returns the UPID at once with wait: false', async () => {
     const r = await h.call('proxmox_stop_vm', { vmid: 103, wait: false });
     expect(r.structured).toMatchObject({

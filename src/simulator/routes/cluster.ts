@@ -181,13 +181,16 @@ function haStatus(ctx: Ctx) {
   for (const res of cluster.ha.values()) {
     const vmid = Number(res.sid.split(':')[1]);
     const guest = cluster.guests.get(vmid);
-    const state = guest
-      ? guest.running
-        ? 'started'
-        : res.state === 'started'
-          ? 'starting'
-          : 'stopped'
-      : 'error';
+    const state =
+      !guest || res.error
+        ? 'error'
+        : guest.running
+          ? res.state === 'stopped'
+            ? 'stopping'
+            : 'started'
+          : res.state === 'started'
+            ? 'starting'
+            : 'stopped';
     out.push({
       id: `service:${res.sid}`,
       type: 'service',

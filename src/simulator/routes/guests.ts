@@ -22,7 +22,9 @@ import {
   isDiskKey,
   parseDisk,
   type SimGuest,
+  type SimHaResource,
 } from '../state.js';
+import type { TaskSpec } from '../tasks.js';
 
 /** Keys a running VM cannot change until its next start (hotplug covers network, disk, usb). */
 const QEMU_COLD_KEYS = new Set([
@@ -321,6 +323,54 @@ function list(ctx: Ctx, type: GuestType) {
   return out;
 }
 
+/**
+ * For a guest under HA, start, stop, shutdown and migrate only ask the HA stack: a short task
+ * (`hastart`, `hastop`, `hamigrate`) records the request and ends OK at once; the HA manager then
+ * acts in a task of its own, as root@pam, or leaves the service in `error` when that fails
+ * (qemu-server PVE/API2/Qemu.pm, pve-container PVE/LXC/Status.pm; pve-ha-manager).
+ */
+function haRequest(
+  ctx: Ctx,
+  guest: SimGuest,
+  ha: SimHaResource,
+  request: {
+    type: 'hastart' | 'hastop' | 'hamigrate';
+    state?: 'started' | 'stopped';
+    log: string;
+    /** The service is already where it was asked to be: the manager has nothing to do. */
+    done: () => boolean;
+  },
+  act: Omit<TaskSpec, 'user' | 'id'>,
+): string {
+  return ctx.startTask({
+    node: guest.node,
+    type: request.type,
+    id: String(guest.vmid),
+    durationMs: 100,
+    log: [request.log],
+    run: () => {
+      if (request.state) ha.state = request.state;
+      // A service in error stays so until an administrator disables it (`ha-manager set --state
+      // disabled`); the manager acts on nothing else meanwhile.
+      if (ha.error || request.done()) return [];
+      ctx.tasks.start({
+        ...act,
+        id: String(guest.vmid),
+        user: 'root@pam',
+        run: () => {
+          try {
+            return act.run?.() ?? [];
+          } catch (err) {
+            if (err instanceof TaskError) ha.error = err.message;
+            throw err;
+          }
+        },
+      });
+      return [];
+    },
+  });
+}
+
 /** The power actions, with PVE's pre-fork checks and in-task outcomes. */
 function powerAction(type: GuestType, action: string) {
   return (ctx: Ctx) => {
@@ -346,13 +396,10 @@ function powerAction(type: GuestType, action: string) {
     switch (action) {
       case 'start': {
         if (type === 'lxc' && guest.running) throw fail(`CT ${id} already running`);
-        const haType = ha && !str(ctx, 'stateuri');
-        return ctx.startTask({
+        const start = {
           node,
-          type: haType ? 'hastart' : `${typePrefix(type)}start`,
-          id,
+          type: `${typePrefix(type)}start`,
           run: () => {
-            if (haType && ha) ha.state = 'started';
             if (cluster.isTemplate(guest))
               throw new TaskError("you can't start a vm if it's a template");
             lockCheck();
@@ -363,24 +410,49 @@ function powerAction(type: GuestType, action: string) {
             startGuest(guest, clock.now());
             return resumed ? ['resuming VM from saved state'] : [];
           },
-        });
+        };
+        if (ha && !str(ctx, 'stateuri'))
+          return haRequest(
+            ctx,
+            guest,
+            ha,
+            {
+              type: 'hastart',
+              state: 'started',
+              log: `Requesting HA start for ${label} ${id}`,
+              done: () => guest.running,
+            },
+            start,
+          );
+        return ctx.startTask({ ...start, id });
       }
       case 'stop': {
         if (type === 'lxc' && !guest.running) throw fail(`CT ${id} not running`);
         if (ha && bool(ctx, 'overrule-shutdown'))
           throw fail(`parameter 'overrule-shutdown' is not supported for HA-managed guests`);
-        const haType = ha && !str(ctx, 'migratedfrom');
-        return ctx.startTask({
+        const stop = {
           node,
-          type: haType ? 'hastop' : `${typePrefix(type)}stop`,
-          id,
+          type: `${typePrefix(type)}stop`,
           run: () => {
-            if (haType && ha) ha.state = 'stopped';
             lockCheck();
             stopGuest(guest);
             return [];
           },
-        });
+        };
+        if (ha && !str(ctx, 'migratedfrom'))
+          return haRequest(
+            ctx,
+            guest,
+            ha,
+            {
+              type: 'hastop',
+              state: 'stopped',
+              log: `Requesting HA stop for ${label} ${id}`,
+              done: () => !guest.running,
+            },
+            stop,
+          );
+        return ctx.startTask({ ...stop, id });
       }
       case 'shutdown': {
         if (!guest.running) {
@@ -390,13 +462,11 @@ function powerAction(type: GuestType, action: string) {
         if (type === 'qemu' && guest.paused && !force) throw fail('VM is paused - cannot shutdown');
         const timeout = num(ctx, 'timeout') ?? (type === 'lxc' ? 60 : 180);
         const stuck = guest.ignoreShutdown && guest.running;
-        return ctx.startTask({
+        const shutdown = {
           node,
-          type: ha ? 'hastop' : `${typePrefix(type)}shutdown`,
-          id,
+          type: `${typePrefix(type)}shutdown`,
           durationMs: stuck ? timeout * 1000 : undefined,
           run: () => {
-            if (ha) ha.state = 'stopped';
             lockCheck();
             if (!guest.running) return [];
             if (stuck || (guest.paused && force)) {
@@ -413,7 +483,21 @@ function powerAction(type: GuestType, action: string) {
             stopGuest(guest);
             return [];
           },
-        });
+        };
+        if (ha)
+          return haRequest(
+            ctx,
+            guest,
+            ha,
+            {
+              type: 'hastop',
+              state: 'stopped',
+              log: `Requesting HA stop for ${label} ${id}`,
+              done: () => !guest.running,
+            },
+            shutdown,
+          );
+        return ctx.startTask({ ...shutdown, id });
       }
       case 'reboot': {
         if (!guest.running) throw fail(`${label} ${id} not running`);
@@ -1116,10 +1200,9 @@ function migrateGuest(type: GuestType) {
     const ha = cluster.haOf(guest.vmid);
     ctx.count(`${type}.migrate`);
     const source = guest.node;
-    return ctx.startTask({
+    const migrate: Omit<TaskSpec, 'user' | 'id'> = {
       node: source,
-      type: ha ? 'hamigrate' : `${typePrefix(type)}igrate`.replace('vzigrate', 'vzmigrate'),
-      id: String(guest.vmid),
+      type: `${typePrefix(type)}igrate`.replace('vzigrate', 'vzmigrate'),
       lock: { guest, lock: 'migrate' },
       log: [`starting migration of ${label} ${guest.vmid} to node '${target}' (${targetNode.ip})`],
       steps: localDisks.map((d) => `copying local disk '${d.volid}' to node '${target}'`),
@@ -1137,7 +1220,20 @@ function migrateGuest(type: GuestType) {
           `migration finished successfully (duration 00:00:0${Math.min(9, 1 + localDisks.length)})`,
         ];
       },
-    });
+    };
+    if (ha)
+      return haRequest(
+        ctx,
+        guest,
+        ha,
+        {
+          type: 'hamigrate',
+          log: `Requesting HA migration for ${label} ${guest.vmid} to node ${target}`,
+          done: () => guest.node === target,
+        },
+        migrate,
+      );
+    return ctx.startTask({ ...migrate, id: String(guest.vmid) });
   };
 }
 
