@@ -26,20 +26,25 @@ export interface Targets {
 }
 
 /**
- * The guest a volume belongs to, from PVE's volume names (pve-storage `PVE/Storage/Plugin.pm`
+ * The guests a volume belongs to, from PVE's volume names (pve-storage `PVE/Storage/Plugin.pm`
  * parse_name_dir and parse_volname; vzdump's archive names): `vm-102-disk-0`, `base-9000-disk-0`,
  * `subvol-200-disk-1`, `vzdump-qemu-102-2026_01_01-00_00_00.vma.zst`, `images/102/...`.
  */
-export function volumeOwner(volid: string): number | undefined {
+export function volumeOwners(volid: string): number[] {
   const name = volid.slice(volid.indexOf(':') + 1);
-  const m =
-    /(?:^|\/)(?:vm|base|subvol|basevol)-(\d+)-/.exec(name) ??
-    /(?:^|\/)vzdump-(?:qemu|lxc|openvz)-(\d+)-/.exec(name) ??
-    /(?:^|\/)(?:images|private)\/(\d+)(?:\/|$)/.exec(name) ??
+  const ids = [
+    // A linked clone's disk names its base too: `base-9000-disk-0/vm-150-disk-0`.
+    ...name.matchAll(/(?:^|\/)(?:vm|base|subvol|basevol)-(\d+)-/g),
+    ...name.matchAll(/(?:^|\/)vzdump-(?:qemu|lxc|openvz)-(\d+)-/g),
+    ...name.matchAll(/(?:^|\/)(?:images|private)\/(\d+)(?:\/|$)/g),
     // Proxmox Backup Server snapshots: `backup/vm/102/2026-11-20T01:00:03Z`, `ct/200/...`.
-    /(?:^|\/)(?:ct|vm)\/(\d+)(?:\/|$)/.exec(name);
-  return m ? Number(m[1]) : undefined;
+    ...name.matchAll(/(?:^|\/)(?:ct|vm)\/(\d+)(?:\/|$)/g),
+  ].map((m) => Number(m[1]));
+  return [...new Set(ids)];
 }
+
+/** The guest that owns a volume: for a linked clone's disk the clone, not its base. */
+export const volumeOwner = (volid: string): number | undefined => volumeOwners(volid).at(-1);
 
 /** The storage of a volume id (`local-lvm:vm-100-disk-0` → `local-lvm`), if it names one. */
 export function volumeStorage(volid: string): string | undefined {
@@ -86,10 +91,13 @@ export const listOf = (value: unknown): string[] =>
 
 /** A PVE boolean as sent: true, 1, '1'. */
 // PVE's loose booleans (pve-common JSONSchema.pm) count as true wherever a flag decides a target.
-export const truthy = (v: unknown) =>
-  v === true ||
-  v === 1 ||
-  (typeof v === 'string' && ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()));
+// A repeated key (an array) counts when any of its values does: which one PVE takes is its own.
+export const truthy = (v: unknown): boolean =>
+  Array.isArray(v)
+    ? v.some(truthy)
+    : v === true ||
+      v === 1 ||
+      (typeof v === 'string' && ['1', 'true', 'yes', 'on'].includes(v.toLowerCase()));
 
 /** Configuration keys that hold a disk, a CD drive or a mount point. */
 export const DISK_KEY = /^(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/;
@@ -138,7 +146,11 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
       const upid = parseUpid(String(value));
       if (upid) {
         add(t.nodes, upid.node);
-        if (/^\d+$/.test(upid.id)) add(t.guests, Number(upid.id));
+        // A task's id names its guest (`100`, `100@storage` for a volume delete); a backup of
+        // several guests names none, so what it touches cannot be told from it.
+        const guest = /^(\d+)(?:@|$)/.exec(upid.id)?.[1];
+        if (guest) add(t.guests, Number(guest));
+        else if (upid.type === 'vzdump') add(t.unresolved, `the backup task ${upid.upid}`);
       }
     } else if (key === 'sid') {
       // HA resources: `vm:100`, `ct:200`, or the bare vmid.
@@ -149,13 +161,15 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
     } else if (backup && key === 'exclude') {
       for (const id of listOf(value)) if (/^\d+$/.test(id)) add(t.excluded, Number(id));
     }
+    // Raw QEMU arguments and container device passthrough reach host devices directly.
+    if (key === 'args' || (/^dev\d+$/.test(key) && String(value).includes('/')))
+      add(t.unresolved, `${key}=${String(value)}`);
     if (VOLUME_PARAM.test(key)) {
       for (const item of Array.isArray(value) ? value : [value])
         for (const volid of volumesIn(String(item))) {
           // A host path or device as a disk belongs to no volume that could be checked.
           if (volid.startsWith('/')) add(t.unresolved, `${key}=${volid}`);
-          const owner = volumeOwner(volid);
-          if (owner !== undefined) add(t.volumeOwners, owner);
+          for (const owner of volumeOwners(volid)) add(t.volumeOwners, owner);
           const storage = volumeStorage(volid);
           if (storage) add(t.storages, storage);
         }

@@ -128,10 +128,11 @@ export class WireGuard implements RequestGuard {
     const scopePools = scope.scopePools;
     if (scopePools)
       for (const pool of t.pools)
-        if (!scopePools.includes(pool)) throw this.outside(`Pool ${pool}`);
-    if (changing && t.unresolved.length)
+        if (!scopePools.some((p) => pool === p || pool.startsWith(`${p}/`)))
+          throw this.outside(`Pool ${pool}`);
+    if (t.unresolved.length)
       throw new PolicyRefusal(
-        `${what} names ${t.unresolved.join(', ')}, which cannot be tied to a guest to check its scope and protection, so it is refused.`,
+        `${what} names ${t.unresolved.join(', ')}, which cannot be tied to one guest to check its scope and protection, so it is refused.`,
       );
     const ids = [...new Set([...t.guests, ...t.volumeOwners])];
     if (!ids.length && !t.nodeGuests.length && !t.poolGuests.length) {
@@ -151,18 +152,26 @@ export class WireGuard implements RequestGuard {
       else this.admitNewId(id, t, changing);
     }
     const wide = await this.selected(t, facts, what);
-    const refused: string[] = [];
+    // Guests out of scope are counted, not named: the server does not show what it may not see.
+    const protectedOnes: string[] = [];
+    let outside = 0;
     for (const g of wide) {
       try {
         this.admitGuest(g, facts, changing);
       } catch (err) {
         if (!(err instanceof PolicyRefusal)) throw err;
-        refused.push(`${g.vmid} (${g.name})`);
+        if (this.policy.scope.allowsGuest(g)) protectedOnes.push(`${g.vmid} (${g.name})`);
+        else outside++;
       }
     }
-    if (refused.length)
+    if (protectedOnes.length || outside)
       throw new PolicyRefusal(
-        `${what} would act on every guest it selects, and these may not be touched through this server (protected or out of scope): ${refused.join(', ')}. Name the guests one by one instead.`,
+        `${what} would act on every guest it selects, and some may not be touched through this server: ${[
+          protectedOnes.length && `protected ${protectedOnes.join(', ')}`,
+          outside && `${outside} outside its scope`,
+        ]
+          .filter(Boolean)
+          .join('; ')}. Name the guests one by one instead.`,
       );
     return facts;
   }
@@ -316,8 +325,13 @@ export class WireGuard implements RequestGuard {
       if (!row || typeof row !== 'object') return true;
       const r = row as Record<string, unknown>;
       if (typeof r.node === 'string' && !scope.allowsNode(r.node)) return false;
+      // `/cluster/status` names a node row by `name`.
+      if (r.type === 'node' && typeof r.name === 'string' && !scope.allowsNode(r.name))
+        return false;
       const id = rowGuest(r);
-      if (id === undefined) return true;
+      // A backup task of several guests names none of them: it cannot be shown to a limited scope.
+      if (id === undefined)
+        return !(typeof r.upid === 'string' && parseUpid(r.upid)?.type === 'vzdump');
       return scope.allowsGuest(
         facts.all.get(id) ?? { vmid: id, node: typeof r.node === 'string' ? r.node : undefined },
       );
@@ -346,7 +360,8 @@ export class WireGuard implements RequestGuard {
       throw new PolicyRefusal(
         `${kind(g)} ${g.vmid} cannot be checked against the scope: ${privilegeHint(blind)}.`,
       );
-    if (!scope.allowsGuest(g)) throw this.outside(`${kind(g)} ${g.vmid}`);
+    // The same words whether or not the guest exists: a refusal tells nothing of what is hidden.
+    if (!scope.allowsGuest(g)) throw this.outside(`ID ${g.vmid}`);
     if (!changing) return;
     const unsure = unknown(scope.protectedPools);
     if (unsure)

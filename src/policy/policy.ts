@@ -145,8 +145,13 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
       return truthy(params.forceStop)
         ? `Shut down, and stop hard if not down after ${params.timeout === undefined ? "PVE's default timeout" : `${params.timeout} s`}`
         : undefined;
-    case 'exec':
-      return `Run the command ${JSON.stringify(params.command ?? [])}${params['input-data'] ? ' with standard input' : ''}`;
+    case 'exec': {
+      // What runs is the command and what it reads: both are shown, the input cut when long.
+      const input = params['input-data'] === undefined ? '' : String(params['input-data']);
+      const shown =
+        input.length > 1_000 ? `${input.slice(0, 1_000)}… (${input.length} characters)` : input;
+      return `Run the command ${JSON.stringify(params.command ?? [])}${input ? ` with standard input ${JSON.stringify(shown)}` : ''}`;
+    }
     case 'create_vm':
       return subject
         ? 'Restore a backup over it (its disks and configuration are replaced)'

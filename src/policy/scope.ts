@@ -22,6 +22,9 @@ const ranges = (specs: string[] | undefined): Range[] | undefined =>
   });
 
 const inRanges = (vmid: number, list: Range[]) => list.some(([a, b]) => vmid >= a && vmid <= b);
+/** Whether `pool` is one of `pools` or nested below one (`production/db`, PVE 8's sub-pools). */
+const inPools = (pool: string | undefined, pools: string[]) =>
+  pool !== undefined && pools.some((p) => pool === p || pool.startsWith(`${p}/`));
 
 export class Scope {
   private readonly vmids?: Range[];
@@ -60,7 +63,7 @@ export class Scope {
 
   allowsGuest(g: GuestFacts): boolean {
     if (g.node && !this.allowsNode(g.node)) return false;
-    if (this.config.pools && !(g.pool && this.config.pools.includes(g.pool))) return false;
+    if (this.config.pools && !inPools(g.pool, this.config.pools)) return false;
     if (this.vmids && !inRanges(g.vmid, this.vmids)) return false;
     return true;
   }
@@ -70,7 +73,7 @@ export class Scope {
     if (inRanges(g.vmid, this.protectedVmids)) return `its ID is listed as protected`;
     const tag = splitTags(g.tags).find((t) => this.protectedTags.includes(t.toLowerCase()));
     if (tag) return `it carries the tag '${tag}'`;
-    if (g.pool && this.config.protected.pools.includes(g.pool))
+    if (inPools(g.pool, this.config.protected.pools))
       return `it is in the protected pool '${g.pool}'`;
     return undefined;
   }

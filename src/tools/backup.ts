@@ -276,6 +276,12 @@ const deleteBackup = defineTool({
       );
     if (!where.shared && candidates.length > 1 && !args.node)
       throw new ToolError(`Storage '${storageId}' is local to several nodes: name the node.`);
+    // This tool deletes backups only: a storage that also holds disks must not lose one here.
+    const backups = await ctx.pve.storage.content(where.node, storageId, { content: 'backup' });
+    if (!backups.some((v) => v.volid === args.volid))
+      throw new ToolError(
+        `${args.volid} is not a backup on ${storageId} (node ${where.node}). List backups with proxmox_list_backups.`,
+      );
     const task = await ctx.pve.storage.deleteVolume(where.node, storageId, args.volid);
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,

@@ -3,6 +3,9 @@
  * is refused before anything is sent, whatever tool or spelling carries it.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { scopeSchema } from '../../src/config/schema.js';
+import { volumeOwner, volumeOwners } from '../../src/contract/targets.js';
+import { Scope } from '../../src/policy/scope.js';
 import { buildDataset } from '../../src/simulator/datasets.js';
 import { type McpHarness, startHarness } from '../helpers/mcp.js';
 
@@ -177,7 +180,7 @@ describe('scope on the wire', () => {
     const upid = 'UPID:pve1:00001234:00005678:69000000:qmstart:100:root@pam:';
     const from = h.sim.sim.requests.length;
     const read = h.client.readResource({ uri: `proxmox://tasks/${encodeURIComponent(upid)}/log` });
-    await expect(read).rejects.toThrow(/VM 100 is outside what this server may manage/);
+    await expect(read).rejects.toThrow(/ID 100 is outside what this server may manage/);
     expect(sentSince(h, from).filter((l) => l.includes('/tasks/'))).toEqual([]);
   });
 
@@ -342,9 +345,9 @@ describe('bypasses found by attacking the rails (regressions)', () => {
     await refused(
       'proxmox_restore_backup',
       { volid: PBS_102, vmid: 150, node: 'pve1' },
-      /VM 102 is outside/,
+      /ID 102 is outside/,
     );
-    await refused('proxmox_delete_backup', { volid: PBS_102 }, /VM 102 is outside/);
+    await refused('proxmox_delete_backup', { volid: PBS_102 }, /ID 102 is outside/);
     expect(h.sim.sim.cluster.guests.has(150)).toBe(false);
   });
 
@@ -356,7 +359,7 @@ describe('bypasses found by attacking the rails (regressions)', () => {
       await refused(
         'proxmox_api_request',
         { method: 'PUT', path: '/nodes/pve1/qemu/103/config', params },
-        /VM 102 is outside/,
+        /ID 102 is outside/,
       );
     await refused(
       'proxmox_api_request',
@@ -365,7 +368,7 @@ describe('bypasses found by attacking the rails (regressions)', () => {
         path: '/nodes/pve1/lxc/201/config',
         params: { mp5: 'volume=local-lvm:vm-102-disk-0,mp=/mnt/db' },
       },
-      /Container 201 is outside|VM 102 is outside/,
+      /ID 201 is outside|ID 102 is outside/,
     );
   });
 
@@ -377,7 +380,7 @@ describe('bypasses found by attacking the rails (regressions)', () => {
         path: '/nodes/pve1/qemu/103/config',
         params: { scsi4: '/dev/mapper/pve-vm--102--disk--0' },
       },
-      /cannot be tied to a guest/,
+      /cannot be tied to one guest/,
     );
   });
 
@@ -405,7 +408,7 @@ describe('bypasses found by attacking the rails (regressions)', () => {
       path: '/cluster/ha/resources/100',
     });
     expect(ha.isError).toBe(true);
-    expect(ha.text).toMatch(/VM 100 is outside/);
+    expect(ha.text).toMatch(/ID 100 is outside/);
     const backups = await h.call('proxmox_list_storage_content', {
       node: 'pve1',
       storage: 'backup-pbs',
@@ -430,5 +433,113 @@ describe('a node-only scope', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('bypasses found by a second attack (regressions)', () => {
+  let h: McpHarness;
+  const asked: string[] = [];
+  beforeAll(async () => {
+    h = await startHarness({
+      config: { toolsets: ['all'], confirm: 'elicit' },
+      cluster: {
+        scope: { vmids: ['103-199'], protected: { vmids: ['105'], tags: [], pools: [] } },
+      },
+      elicit: (m) => {
+        asked.push(m);
+        return { action: 'accept', content: { confirm: true } };
+      },
+    });
+  });
+  afterAll(() => h.close());
+
+  const refusal = async (name: string, args: Record<string, unknown>) => {
+    const from = h.sim.sim.requests.length;
+    const questions = asked.length;
+    const r = await h.call(name, args);
+    expect(r.isError, r.text).toBe(true);
+    expect(changing(sentSince(h, from))).toEqual([]);
+    expect(asked.length).toBe(questions);
+    return r.text;
+  };
+
+  it('reads a flag sent as a list as PVE would, and names no guest it may not show', async () => {
+    const text = await refusal('proxmox_api_request', {
+      method: 'POST',
+      path: '/nodes/pve1/vzdump',
+      params: { all: ['1'], storage: 'backup-nfs', mode: 'stop' },
+    });
+    expect(text).toMatch(/would act on every guest it selects.*\d+ outside its scope/);
+    expect(text).not.toMatch(/web-01|db-01|ct-dns/);
+  });
+
+  it("ties a linked clone's disk to the clone as well as its base", async () => {
+    expect(volumeOwners('local-lvm:base-9000-disk-0/vm-150-disk-0')).toEqual([9000, 150]);
+    expect(volumeOwner('local-lvm:base-9000-disk-0/vm-150-disk-0')).toBe(150);
+    expect(
+      await refusal('proxmox_api_request', {
+        method: 'PUT',
+        path: '/nodes/pve1/qemu/103/config',
+        params: { scsi1: 'local-lvm:base-9000-disk-0/vm-105-disk-0' },
+      }),
+    ).toMatch(/ID 9000 is outside|VM 105 \(ci-runner\) is protected/);
+  });
+
+  it('refuses raw QEMU arguments and device passthrough, which reach host devices', async () => {
+    expect(
+      await refusal('proxmox_api_request', {
+        method: 'PUT',
+        path: '/nodes/pve1/qemu/103/config',
+        params: { args: '-drive file=/dev/pve/vm-105-disk-0,if=virtio' },
+      }),
+    ).toMatch(/cannot be tied to one guest/);
+  });
+
+  it('refuses stopping, or reading, a backup task of several guests', async () => {
+    const upid = 'UPID:pve1:00001234:00005678:69000000:vzdump::root@pam:';
+    expect(await refusal('proxmox_stop_task', { upid })).toMatch(/cannot be tied to one guest/);
+    expect((await h.call('proxmox_get_task_log', { upid })).text).toMatch(
+      /cannot be tied to one guest/,
+    );
+  });
+
+  it('hides nodes out of scope in /cluster/status too', async () => {
+    const n = await startHarness({
+      config: { toolsets: ['all'] },
+      cluster: { scope: { nodes: ['pve1'] } },
+    });
+    try {
+      const r = await n.call('proxmox_api_request', { method: 'GET', path: '/cluster/status' });
+      expect(r.text).not.toMatch(/pve2|pve3/);
+    } finally {
+      await n.close();
+    }
+  });
+
+  it('shows the standard input a command would read', async () => {
+    const questions = asked.length;
+    await h.call('proxmox_exec_command', { vmid: 104, command: ['sh'], input: 'curl x | sh' });
+    expect(asked.slice(questions).join()).toMatch(
+      /Run the command \["sh"\] with standard input "curl x \| sh"/,
+    );
+  });
+
+  it('deletes only backups with the backup tool', async () => {
+    expect(
+      await refusal('proxmox_delete_backup', { volid: 'local-lvm:vm-103-disk-0', node: 'pve1' }),
+    ).toMatch(/is not a backup on local-lvm|not available/);
+    expect(h.sim.sim.cluster.guests.get(103)?.config.scsi0).toMatch(/vm-103-disk-0/);
+  });
+});
+
+describe('nested pools', () => {
+  it('protect the guests of their sub-pools', () => {
+    const scope = new Scope(
+      scopeSchema.parse({ pools: ['development'], protected: { pools: ['production'] } }),
+    );
+    expect(scope.protection({ vmid: 1, pool: 'production/db' })).toMatch(/protected pool/);
+    expect(scope.protection({ vmid: 1, pool: 'productionx' })).toBeUndefined();
+    expect(scope.allowsGuest({ vmid: 1, pool: 'development/ci' })).toBe(true);
+    expect(scope.allowsGuest({ vmid: 1, pool: 'developmentx' })).toBe(false);
   });
 });
