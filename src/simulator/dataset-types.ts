@@ -166,4 +166,22 @@ export interface Dataset {
   roles?: Record<string, string[]>;
   acl?: DatasetAcl[];
   ha?: DatasetHaResource[];
+  /** Tasks that ended before the simulator started: the history a cluster in use has. */
+  tasks?: DatasetTask[];
+}
+
+export interface DatasetTask {
+  node: string;
+  /** PVE task type: qmstart, vzdump, ... */
+  type: string;
+  /** The guest's vmid, or what the task is about. */
+  id?: string;
+  /** `user@realm`; default root@pam. */
+  user?: string;
+  /** How long before the simulator's start it began, in minutes. */
+  minutesAgo: number;
+  durationSeconds?: number;
+  /** `OK`, `WARNINGS: n` or the error. */
+  exitstatus: string;
+  log?: string[];
 }

@@ -214,7 +214,8 @@ function smallDataset(seed: number): Dataset {
         memory: 16384,
         disk: 64,
         extraDisk: 200,
-        tags: 'db;prod',
+        // The demo shows protection at work: the database refuses changes through the server.
+        tags: 'db;prod;protected',
         agent: true,
         onboot: true,
         description: 'PostgreSQL 16 primary',
@@ -481,6 +482,59 @@ function smallDataset(seed: number): Dataset {
     ha: [
       { sid: 'vm:100', state: 'started', max_restart: 2, max_relocate: 1, comment: 'web frontend' },
       { sid: 'vm:101', state: 'started' },
+    ],
+    // A cluster in use has a history, failures included.
+    tasks: [
+      {
+        node: 'pve3',
+        type: 'qmshutdown',
+        id: '107',
+        minutesAgo: 1_500,
+        durationSeconds: 180,
+        exitstatus: 'VM quit/powerdown failed - got timeout',
+      },
+      {
+        node: 'pve1',
+        type: 'vzdump',
+        minutesAgo: 600,
+        durationSeconds: 742,
+        exitstatus: 'OK',
+        log: [
+          'INFO: starting new backup job: vzdump 100 102 200 --mode snapshot --storage backup-nfs --compress zstd',
+          'INFO: Backup job finished successfully',
+        ],
+      },
+      {
+        node: 'pve2',
+        type: 'vzdump',
+        id: '105',
+        minutesAgo: 590,
+        durationSeconds: 95,
+        exitstatus: 'job errors',
+        log: [
+          'INFO: starting new backup job: vzdump 105 --mode snapshot --storage backup-nfs',
+          "ERROR: Backup of VM 105 failed - unable to create temporary directory '/mnt/pve/backup-nfs/dump/vzdump-qemu-105-2026_11_30-01_10_00.tmp' at /usr/share/perl5/PVE/VZDump.pm line 1055.",
+          'INFO: Failed at 2026-11-30 01:11:35',
+        ],
+      },
+      {
+        node: 'pve1',
+        type: 'qmstart',
+        id: '103',
+        minutesAgo: 180,
+        durationSeconds: 2,
+        exitstatus: 'start failed: QEMU exited with code 1',
+        log: ['kvm: -drive file=/dev/pve/vm-103-disk-0: Could not open: No such file or directory'],
+      },
+      {
+        node: 'pve2',
+        type: 'qmigrate',
+        id: '106',
+        minutesAgo: 120,
+        durationSeconds: 41,
+        exitstatus: 'OK',
+      },
+      { node: 'pve1', type: 'aptupdate', minutesAgo: 60, durationSeconds: 12, exitstatus: 'OK' },
     ],
   };
 }

@@ -84,6 +84,17 @@ export class Simulator {
     this.tasks = new TaskEngine(this.clock, opts.taskScale ?? 1, (task) =>
       this.faults.taskFailure(task.type),
     );
+    for (const t of dataset.tasks ?? [])
+      this.tasks.recordPast({
+        node: t.node,
+        type: t.type,
+        id: t.id,
+        user: t.user ?? 'root@pam',
+        startedAt: this.clock.now() - t.minutesAgo * 60_000,
+        durationMs: (t.durationSeconds ?? 5) * 1000,
+        exitstatus: t.exitstatus,
+        log: t.log ?? [],
+      });
     this.access = new Auth(this.cluster, this.clock);
     for (const rule of opts.faults ?? []) this.faults.add(rule);
     this.authFailureDelayMs = opts.authFailureDelayMs ?? 0;

@@ -107,6 +107,40 @@ export class TaskEngine {
     public faultHook: TaskFaultHook = () => undefined,
   ) {}
 
+  /** Adds a task that already ended (a dataset's history), with its log and outcome. */
+  recordPast(past: {
+    node: string;
+    type: string;
+    id?: string;
+    user: string;
+    startedAt: number;
+    durationMs: number;
+    exitstatus: string;
+    log: string[];
+  }): void {
+    const pid = this.nextPid++;
+    const base = {
+      node: past.node,
+      pid,
+      pstart: Math.floor(past.startedAt / 10) % 0xffffffff,
+      starttime: Math.floor(past.startedAt / 1000),
+      type: past.type,
+      id: past.id ?? '',
+      user: past.user,
+    };
+    const task: SimTask = {
+      ...base,
+      upid: formatUpid(base),
+      startedAt: past.startedAt,
+      endsAt: past.startedAt + past.durationMs,
+      status: 'running',
+      lines: [],
+      spec: { node: past.node, type: past.type, user: past.user },
+    };
+    this.tasks.set(task.upid, task);
+    this.end(task, past.exitstatus, past.log, past.startedAt + past.durationMs);
+  }
+
   start(spec: TaskSpec): SimTask {
     const now = this.clock.now();
     const pid = this.nextPid++;
@@ -182,8 +216,8 @@ export class TaskEngine {
     }
   }
 
-  private end(task: SimTask, exitstatus: string, lines: string[]): void {
-    const at = Math.max(this.clock.now(), task.startedAt);
+  private end(task: SimTask, exitstatus: string, lines: string[], endedAt?: number): void {
+    const at = endedAt ?? Math.max(this.clock.now(), task.startedAt);
     const ok = exitstatus === 'OK' || exitstatus.startsWith('WARNINGS: ');
     if (!ok) task.spec.abort?.();
     const lock = task.spec.lock;

@@ -322,3 +322,17 @@ describe('dry run', () => {
     }
   });
 });
+
+describe('the demo', () => {
+  it('shows protection at work on its database, with the default configuration', async () => {
+    const h = await startHarness();
+    try {
+      const r = await h.call('proxmox_stop_vm', { vmid: 102 });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/VM 102 \(db-01\) is protected: it carries the tag 'protected'/);
+      expect(h.sim.sim.cluster.guests.get(102)?.running).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});

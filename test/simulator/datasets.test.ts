@@ -18,6 +18,43 @@ describe('datasets', () => {
     expect(d.guests.some((g) => g.config.template === 1)).toBe(true);
   });
 
+  it('small: a demo that tells the truth, with a task history and a protected guest', async () => {
+    const sim = await startTestSim();
+    try {
+      // Failed tasks exist from the start, on a node that is up and on the one that is down.
+      const tasks = await sim.data<{ type: string; id: string; status: string; node: string }[]>(
+        'GET',
+        '/cluster/tasks',
+      );
+      expect(tasks.filter((t) => t.status !== 'OK').length).toBeGreaterThanOrEqual(3);
+      expect(tasks.some((t) => t.node === 'pve3')).toBe(true);
+      const log = await sim.data<{ t: string }[]>(
+        'GET',
+        `/nodes/pve1/tasks/${encodeURIComponent(tasks.find((t) => t.type === 'qmstart')?.upid ?? '')}/log`,
+      );
+      expect(log.at(-1)?.t).toBe('TASK ERROR: start failed: QEMU exited with code 1');
+      const rows = await sim.data<Record<string, unknown>[]>('GET', '/cluster/resources', {
+        type: 'vm',
+      });
+      expect(rows.find((r) => r.vmid === 102)?.tags).toBe('db;prod;protected');
+      // A guest of the offline node: pmxcfs dropped its stats (pve-manager PVE/API2Tools.pm).
+      expect(rows.find((r) => r.vmid === 107)).toEqual({
+        id: 'qemu/107',
+        type: 'qemu',
+        vmid: 107,
+        node: 'pve3',
+        status: 'unknown',
+      });
+      // Nodes down report no live figures.
+      const nodes = await sim.data<Record<string, unknown>[]>('GET', '/cluster/resources', {
+        type: 'node',
+      });
+      expect(nodes.find((n) => n.node === 'pve3')).not.toHaveProperty('cpu');
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('large: 16 nodes and 2,000 guests', () => {
     const d = buildDataset('large');
     expect(d.nodes).toHaveLength(16);

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDataset } from '../../src/simulator/datasets.js';
 import { startTestSim, type TestSim } from '../helpers/sim.js';
 
 let sim: TestSim;
 let upids: string[] = [];
 beforeAll(async () => {
-  sim = await startTestSim();
+  // Without the small dataset's task history, so that the lists hold just these tasks.
+  sim = await startTestSim({ dataset: { ...buildDataset('small'), tasks: [] } });
   upids = [
     await sim.data<string>('POST', '/nodes/pve1/qemu/103/status/start'),
     await sim.data<string>('POST', '/nodes/pve1/qemu/102/status/start'),

@@ -57,6 +57,24 @@ describe('core tools, read', () => {
     ]);
   });
 
+  it("copes with a guest whose node stopped reporting: what is known, and why the rest isn't", async () => {
+    const list = await h.call('proxmox_list_vms', { node: 'pve3' });
+    expect(list.isError, list.text).toBeFalsy();
+    expect(list.structured?.items).toEqual([
+      expect.objectContaining({ vmid: 107, node: 'pve3', status: 'unknown' }),
+    ]);
+    const status = await h.call('proxmox_get_vm_status', { vmid: 107 });
+    expect(status.isError).toBe(true);
+    expect(status.text).toMatch(/offline or unreachable/);
+  });
+
+  it('shows the demo history: failed tasks from before the server started', async () => {
+    const r = await h.call('proxmox_list_tasks', { state: 'failed' });
+    expect(r.isError, r.text).toBeFalsy();
+    expect(r.text).toMatch(/qmstart/);
+    expect(r.text).toMatch(/vzdump/);
+  });
+
   it('get_vm_info accepts a numeric string vmid and summarises the config', async () => {
     const r = await h.call('proxmox_get_vm_info', { vmid: '102' });
     expect(r.isError).toBeFalsy();
@@ -66,7 +84,7 @@ describe('core tools, read', () => {
       node: 'pve1',
       cores: 4,
       memoryMiB: 16384,
-      tags: ['db', 'prod'],
+      tags: ['db', 'prod', 'protected'],
     });
     expect(r.structured?.disks).toEqual([
       { key: 'scsi0', volume: 'local-lvm:vm-102-disk-0', size: 64 * 2 ** 30 },

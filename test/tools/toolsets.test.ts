@@ -139,15 +139,15 @@ describe('provision', () => {
 describe('backup', () => {
   it('backs up to the shared backup storage and lists it', async () => {
     const r = await h.call('proxmox_backup_guest', {
-      vmid: 102,
+      vmid: 105,
       notes: '{{guestname}} before change',
     });
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({ storage: 'backup-nfs', status: 'completed' });
-    const list = await h.call('proxmox_list_backups', { vmid: 102 });
+    const list = await h.call('proxmox_list_backups', { vmid: 105 });
     const backups = list.structured?.backups as { volid: string; notes?: string }[];
-    expect(backups[0]?.notes).toBe('db-01 before change');
-    expect(backups).toHaveLength(2);
+    expect(backups[0]?.notes).toBe('ci-runner before change');
+    expect(backups).toHaveLength(1);
   });
 
   it('restores to a new id, refuses to overwrite without force, deletes a backup', async () => {

@@ -13,8 +13,25 @@ const flag = (b: boolean) => (b ? 1 : 0);
 /** The resource row of a guest, as /cluster/resources and pool members show it. */
 export function guestResource(cluster: Cluster, guest: SimGuest, pool: string | undefined) {
   const node = cluster.nodes.get(guest.node);
-  const usage = guestUsage(cluster, guest);
   const ha = cluster.haOf(guest.vmid);
+  if (!node?.online) {
+    // Its node has not reported for 5 minutes: pmxcfs dropped the guest's stats, so the row has
+    // what the cluster config knows and nothing measured (pve-manager PVE/API2Tools.pm
+    // extract_vm_stats; pool, lock and tags come from the config, PVE/API2/Cluster.pm).
+    const stale: Record<string, unknown> = {
+      id: `${guest.type}/${guest.vmid}`,
+      type: guest.type,
+      vmid: guest.vmid,
+      node: guest.node,
+      status: 'unknown',
+    };
+    if (guest.config.tags) stale.tags = guest.config.tags;
+    if (guest.config.lock) stale.lock = guest.config.lock;
+    if (pool) stale.pool = pool;
+    if (ha) stale.hastate = ha.state;
+    return stale;
+  }
+  const usage = guestUsage(cluster, guest);
   const row: Record<string, unknown> = {
     id: `${guest.type}/${guest.vmid}`,
     type: guest.type,
