@@ -22,10 +22,9 @@ describe('datasets', () => {
     const sim = await startTestSim();
     try {
       // Failed tasks exist from the start, on a node that is up and on the one that is down.
-      const tasks = await sim.data<{ type: string; id: string; status: string; node: string }[]>(
-        'GET',
-        '/cluster/tasks',
-      );
+      const tasks = await sim.data<
+        { upid: string; type: string; id: string; status: string; node: string }[]
+      >('GET', '/cluster/tasks');
       expect(tasks.filter((t) => t.status !== 'OK').length).toBeGreaterThanOrEqual(3);
       expect(tasks.some((t) => t.node === 'pve3')).toBe(true);
       const log = await sim.data<{ t: string }[]>(
