@@ -537,6 +537,9 @@ function stringify(config: Record<string, string | number>): Config {
 
 /** The file format PVE reports for a volume, from its name. */
 export function volumeFormat(volid: string): string {
+  // A backup archive's format names its compression too: `vma.zst`, `tar.gz` (pve-storage).
+  const archive = /:backup\/vzdump-[^/]*?\.(vma|tar|tgz)(?:\.(\w+))?$/.exec(volid);
+  if (archive) return archive[2] ? `${archive[1]}.${archive[2]}` : (archive[1] as string);
   if (volid.endsWith('.iso')) return 'iso';
   if (volid.endsWith('.qcow2')) return 'qcow2';
   if (volid.endsWith('.vmdk')) return 'vmdk';

@@ -98,9 +98,10 @@ describe('VM power', () => {
   });
 
   it('skiplock is for root@pam alone', async () => {
+    // A parameter exception: 400 with the message on the parameter.
     const res = await sim.call('POST', '/nodes/pve1/qemu/100/status/stop', { skiplock: 1 });
-    expect(res.status).toBe(500);
-    expect(res.body?.message).toBe('Only root may use this option.\n');
+    expect(res.status).toBe(400);
+    expect(res.body?.errors).toEqual({ skiplock: 'Only root may use this option.' });
   });
 
   it('HA only takes the request; its manager acts later in its own task, or the service errs', async () => {

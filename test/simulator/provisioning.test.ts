@@ -187,6 +187,35 @@ describe('clone and template', () => {
     expect(taken.body?.message).toMatch(/VM 100 already exists on node 'pve1'/);
   });
 
+  it('gives the smaller shapes as PVE does: backup format, snapshot digest, clone hostname, reboot refusals', async () => {
+    await sim.task('POST', '/nodes/pve1/vzdump', {
+      vmid: '103',
+      storage: 'backup-nfs',
+      compress: 'zstd',
+    });
+    const content = await sim.data<{ vmid?: number; format?: string; protected?: unknown }[]>(
+      'GET',
+      '/nodes/pve1/storage/backup-nfs/content',
+      { vmid: 103 },
+    );
+    expect(content[0]).toMatchObject({ format: 'vma.zst' });
+    expect(content[0]).not.toHaveProperty('protected');
+    const snaps = await sim.data<{ name: string; digest?: string }[]>(
+      'GET',
+      '/nodes/pve1/qemu/102/snapshot',
+    );
+    const config = await sim.data<{ digest: string }>('GET', '/nodes/pve1/qemu/102/config');
+    expect(snaps.find((x) => x.name === 'current')?.digest).toBe(config.digest);
+    // pve-container clone_vm keeps the source's hostname unless one is given.
+    await sim.task('POST', '/nodes/pve1/lxc/201/clone', { newid: 164 });
+    expect(await sim.data('GET', '/nodes/pve1/lxc/164/config')).toMatchObject({
+      hostname: 'ct-proxy',
+    });
+    expect((await sim.call('POST', '/nodes/pve1/lxc/201/status/reboot')).body?.message).toBe(
+      'VM 201 not running\n',
+    );
+  });
+
   it('clones to another node only from shared storage, full clones too, checked before a task', async () => {
     // qemu-server PVE/API2/Qemu.pm clone_vm: every volume, a local ISO in a CD drive included, and
     // the target storage must be shared.
@@ -261,9 +290,9 @@ describe('migrate', () => {
     expect(
       (await sim.call('POST', '/nodes/pve1/qemu/102/migrate', { target: 'pve2' })).body?.message,
     ).toBe("can't migrate running VM without --online\n");
-    expect(
-      (await sim.call('POST', '/nodes/pve1/qemu/103/migrate', { target: 'pve1' })).body?.message,
-    ).toBe('target is local node.\n');
+    const local = await sim.call('POST', '/nodes/pve1/qemu/103/migrate', { target: 'pve1' });
+    expect(local.status).toBe(400);
+    expect(local.body?.errors).toEqual({ target: 'target is local node.' });
     expect(
       (await sim.call('POST', '/nodes/pve1/qemu/103/migrate', { target: 'pve3' })).body?.message,
     ).toBe("target node 'pve3' is not online\n");

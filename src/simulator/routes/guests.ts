@@ -92,8 +92,11 @@ export function guestFor(ctx: Ctx, type: GuestType): SimGuest {
 
 function skiplock(ctx: Ctx): boolean {
   if (!bool(ctx, 'skiplock')) return false;
+  // A parameter exception: 400 with the error on the parameter (qemu-server, pve-container).
   if (ctx.auth.userid !== 'root@pam' || ctx.auth.tokenid)
-    throw fail('Only root may use this option.');
+    throw new PveError(400, 'Parameter verification failed.', {
+      skiplock: 'Only root may use this option.',
+    });
   return true;
 }
 
@@ -500,8 +503,9 @@ function powerAction(type: GuestType, action: string) {
         return ctx.startTask({ ...shutdown, id });
       }
       case 'reboot': {
-        if (!guest.running) throw fail(`${label} ${id} not running`);
-        if (type === 'qemu' && guest.paused) throw fail('VM is paused - cannot reboot');
+        // Both kinds say "VM" here, and a paused VM fails as its shutdown would.
+        if (!guest.running) throw fail(`VM ${id} not running`);
+        if (type === 'qemu' && guest.paused) throw fail('VM is paused - cannot shutdown');
         return ctx.startTask({
           node,
           type: `${typePrefix(type)}reboot`,
@@ -1090,10 +1094,13 @@ function cloneGuest(type: GuestType) {
         continue;
       config[key] = /^net\d+$/.test(key) ? regenerateMac(cluster, type, newid, key, value) : value;
     }
+    // A VM clone is named Copy-of-VM-<name>; a container clone keeps its source's hostname.
     const nameKey = type === 'qemu' ? 'name' : 'hostname';
     config[nameKey] =
-      str(ctx, type === 'qemu' ? 'name' : 'hostname') ??
-      `Copy-of-${label}-${from[nameKey] ?? source.vmid}`;
+      str(ctx, nameKey) ??
+      (type === 'qemu'
+        ? `Copy-of-${label}-${from[nameKey] ?? source.vmid}`
+        : (from[nameKey] ?? `CT${newid}`));
     const description = str(ctx, 'description');
     if (description) config.description = description;
     const clone: SimGuest = {
@@ -1173,7 +1180,10 @@ function migrateGuest(type: GuestType) {
     const target = str(ctx, 'target') ?? '';
     const online = bool(ctx, 'online');
     const restart = bool(ctx, 'restart');
-    if (target === guest.node) throw fail(`target is local node.`);
+    if (target === guest.node)
+      throw new PveError(400, 'Parameter verification failed.', {
+        target: 'target is local node.',
+      });
     const targetNode = cluster.nodes.get(target);
     if (!targetNode) throw fail(`no such cluster node '${target}'`);
     if (!targetNode.online) throw fail(`target node '${target}' is not online`);

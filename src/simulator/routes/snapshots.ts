@@ -42,6 +42,8 @@ export function snapshotRoutes(type: GuestType): Routes {
         running: guest.running ? 1 : 0,
       };
       if (guest.config.parent) current.parent = guest.config.parent;
+      // QEMU's list carries the config digest in its `current` entry (qemu-server snapshot_list).
+      if (type === 'qemu') current.digest = ctx.cluster.digest(guest);
       list.push(current);
       return list;
     },

@@ -53,7 +53,8 @@ function volumeRow(cluster: Cluster, v: SimVolume) {
   }
   if (v.notes !== undefined) row.notes = v.notes;
   if (v.content === 'backup') {
-    row.protected = flag(v.protected ?? false);
+    // pve-storage lists `protected` only for a protected backup.
+    if (v.protected) row.protected = 1;
     row.subtype = v.backup?.type;
   }
   return row;
@@ -185,7 +186,9 @@ function vzdump(ctx: Ctx) {
           storage: storageId,
           node: storage.shared ? undefined : node,
           content: 'backup',
-          format: storage.type === 'pbs' ? `pbs-${g.type === 'qemu' ? 'vm' : 'ct'}` : ext,
+          // The archive's type and compression, as vzdump names them (`vma.zst`, `tar.gz`).
+          format:
+            storage.type === 'pbs' ? `pbs-${g.type === 'qemu' ? 'vm' : 'ct'}` : `${ext}${suffix}`,
           size,
           vmid: g.vmid,
           ctime: Math.floor(time.getTime() / 1000),
