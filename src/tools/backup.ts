@@ -278,9 +278,15 @@ const deleteBackup = defineTool({
       throw new ToolError(`Storage '${storageId}' is local to several nodes: name the node.`);
     // This tool deletes backups only: a storage that also holds disks must not lose one here.
     const backups = await ctx.pve.storage.content(where.node, storageId, { content: 'backup' });
-    if (!backups.some((v) => v.volid === args.volid))
+    const backup = backups.find((v) => v.volid === args.volid);
+    if (!backup)
       throw new ToolError(
         `${args.volid} is not a backup on ${storageId} (node ${where.node}). List backups with proxmox_list_backups.`,
+      );
+    // PVE's delete task would fail on it: said before anyone is asked.
+    if ((backup as { protected?: unknown }).protected)
+      throw new ToolError(
+        `${args.volid} is a protected backup: PVE keeps it from deletion and pruning. Remove its protection first (in PVE: the backup's Protected flag).`,
       );
     const task = await ctx.pve.storage.deleteVolume(where.node, storageId, args.volid);
     const { summary, text } = await runTask(ctx, task, {

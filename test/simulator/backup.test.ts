@@ -204,12 +204,14 @@ describe('storage', () => {
       'backup-nfs:backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst',
     );
     if (volume) volume.protected = true;
-    const prot = await sim.call(
+    // The request succeeds; its imgdel task fails (pve-storage PVE/Storage/Plugin.pm free_image).
+    const prot = await sim.task(
       'DELETE',
       `/nodes/pve1/storage/backup-nfs/content/${encodeURIComponent('backup-nfs:backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst')}`,
     );
-    expect(prot.body?.message).toBe(
-      "volume 'backup-nfs:backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst' is protected\n",
+    expect(prot.exitstatus).toBe(
+      "cannot remove protected volume 'backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst' on 'backup-nfs'",
     );
+    expect(volume && sim.sim.cluster.volume('pve1', volume.volid)).toBeTruthy();
   });
 });

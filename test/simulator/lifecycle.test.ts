@@ -232,4 +232,25 @@ describe('locks while tasks run', () => {
     );
     expect(result.exitstatus).toBe('VM is locked (snapshot)');
   });
+
+  it('a destroy or rollback of a locked guest fails inside the task too', async () => {
+    const guest = sim.sim.cluster.guests.get(103);
+    if (!guest) throw new Error('no 103');
+    guest.config.lock = 'backup';
+    try {
+      const destroy = await sim.task('DELETE', '/nodes/pve1/qemu/103');
+      expect(destroy.exitstatus).toBe('VM is locked (backup)');
+      expect(sim.sim.cluster.guests.has(103)).toBe(true);
+      expect(guest.config.lock).toBe('backup');
+      const snap = sim.sim.cluster.guests.get(104)?.snapshots.keys().next().value ?? '';
+      const g104 = sim.sim.cluster.guests.get(104);
+      if (!g104) throw new Error('no 104');
+      g104.config.lock = 'backup';
+      const rollback = await sim.task('POST', `/nodes/pve2/qemu/104/snapshot/${snap}/rollback`);
+      expect(rollback.exitstatus).toBe('VM is locked (backup)');
+      delete g104.config.lock;
+    } finally {
+      delete guest.config.lock;
+    }
+  });
 });

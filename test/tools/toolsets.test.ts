@@ -163,6 +163,12 @@ describe('backup', () => {
       /^Restore vzdump-lxc-200-.* to container \d+ on pve1, disks on (local-lvm|tank) \(chosen: it holds containers and has the most room\): done/,
     );
     expect(restored.structured?.storage).toMatch(/^(local-lvm|tank)$/);
+    // A protected backup is refused before anything is sent (PVE's task would fail on it).
+    const stored = h.sim.sim.cluster.volume('pve1', volid);
+    if (stored) stored.protected = true;
+    const kept = await h.call('proxmox_delete_backup', { volid });
+    expect(kept.text).toMatch(/is a protected backup: PVE keeps it from deletion/);
+    if (stored) stored.protected = undefined;
     const refused = await h.call('proxmox_restore_backup', { volid, vmid: 201 });
     expect(refused.isError).toBe(true);
     expect(refused.text).toMatch(/set force to overwrite/);

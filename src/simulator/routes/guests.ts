@@ -981,7 +981,6 @@ function destroyGuest(type: GuestType) {
     const vmid = guest.vmid;
     if (guest.config.protection === '1')
       throw fail(`can't remove ${label} ${vmid} - protection mode enabled`);
-    cluster.assertUnlocked(guest);
     if (guest.running) {
       if (type === 'qemu' || !bool(ctx, 'force'))
         throw fail(`${label} ${vmid} is running - destroy failed`);
@@ -994,6 +993,15 @@ function destroyGuest(type: GuestType) {
       );
     const unreferenced = ctx.params['destroy-unreferenced-disks'] !== false;
     ctx.count('guest.delete');
+    // The worker checks the lock (qemu-server, pve-container destroy_vm): a locked guest's task
+    // fails, the request does not.
+    if (guest.config.lock)
+      return ctx.startTask({
+        node: guest.node,
+        type: `${typePrefix(type)}destroy`,
+        id: String(vmid),
+        fail: `${label} is locked (${guest.config.lock})`,
+      });
     return ctx.startTask({
       node: guest.node,
       type: `${typePrefix(type)}destroy`,

@@ -106,12 +106,18 @@ export function snapshotRoutes(type: GuestType): Routes {
     },
 
     [`POST ${base}/{snapname}/rollback`]: (ctx: Ctx) => {
-      const { cluster } = ctx;
       const guest = guestFor(ctx, type);
       const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
-      cluster.assertUnlocked(guest);
       const start = bool(ctx, 'start');
       ctx.count(`${type}.rollback`);
+      // The worker checks the lock (PVE/AbstractConfig.pm snapshot_rollback): the task fails.
+      if (guest.config.lock)
+        return ctx.startTask({
+          node: guest.node,
+          type: `${prefix(type)}rollback`,
+          id: String(guest.vmid),
+          fail: `${guestLabel(type)} is locked (${guest.config.lock})`,
+        });
       return ctx.startTask({
         node: guest.node,
         type: `${prefix(type)}rollback`,

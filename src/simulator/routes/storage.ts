@@ -277,7 +277,6 @@ export const storageRoutes: Routes = {
         `Permission check failed (/storage/${storageId}, Datastore.Allocate)`,
       );
     }
-    if (vol.protected) throw fail(`volume '${volid}' is protected`);
     if (vol.content === 'images' || vol.content === 'rootdir') {
       const owner = vol.vmid === undefined ? undefined : cluster.guests.get(vol.vmid);
       if (owner && cluster.disksOf(owner.type, owner.config).some((d) => d.volid === volid)) {
@@ -292,6 +291,12 @@ export const storageRoutes: Routes = {
       type: 'imgdel',
       id: vol.vmid === undefined ? storageId : `${vol.vmid}@${storageId}`,
       run: () => {
+        // The imgdel worker refuses a protected volume (pve-storage PVE/Storage/Plugin.pm
+        // free_image): the request itself succeeds, the task fails.
+        if (vol.protected)
+          throw new TaskError(
+            `cannot remove protected volume '${volid.slice(storageId.length + 1)}' on '${storageId}'`,
+          );
         cluster.removeVolume(node, volid);
         return [];
       },
