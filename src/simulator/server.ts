@@ -209,15 +209,16 @@ export class Simulator {
       if (auth) record.auth = authId(auth);
 
       const { params, strictBoolean } = mergeParams(url, req, body, match.params);
+      // PVE checks permissions on the parameters as sent, before the handler validates them
+      // (pve-manager PVE/HTTPServer.pm rest_handler calls check_api2_permissions first).
+      if (auth && op.permissions?.check) {
+        const denied = this.access.check(auth, op.permissions.check, params);
+        if (denied) throw permissionError(denied.path, denied.priv);
+      }
       const checked = validateParams(op, params, { strictBoolean });
       if (checked.errors) throw paramError(checked.errors);
 
       this.proxyCheck(op, String(checked.values.node ?? ''));
-
-      if (auth && op.permissions?.check) {
-        const denied = this.access.check(auth, op.permissions.check, checked.values);
-        if (denied) throw permissionError(denied.path, denied.priv);
-      }
 
       if (op.path === '/nodes/{node}/tasks/{upid}/status') {
         // Right after a fork the task may not be visible yet; clients must retry this 400.

@@ -167,6 +167,17 @@ describe('privileges', () => {
     }
   });
 
+  it('checks permissions before parameters', async () => {
+    const tok = token('alice@pve', 'automation');
+    const res = await sim.call(
+      'POST',
+      '/nodes/pve2/qemu/105/status/stop',
+      { timeout: 'not-a-number' },
+      { auth: tok },
+    );
+    expect(res.status).toBe(403);
+  });
+
   it('a token without privilege separation has the rights of its user', async () => {
     const res = await sim.call(
       'POST',

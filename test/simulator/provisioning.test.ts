@@ -286,6 +286,18 @@ describe('migrate', () => {
     );
   });
 
+  it('fails a live migration with local disks inside its task', async () => {
+    const run = await sim.task('POST', '/nodes/pve1/qemu/102/migrate', {
+      target: 'pve2',
+      online: 1,
+    });
+    expect(run.exitstatus).toBe('migration aborted');
+    expect(run.log).toContain(
+      "ERROR: can't migrate local disk 'local-lvm:vm-102-disk-0': can't live migrate attached local disks without with-local-disks option",
+    );
+    expect(sim.sim.cluster.guests.get(102)?.node).toBe('pve1');
+  });
+
   it('refuses: a running VM without online, the local node, an offline target, a storage the target lacks', async () => {
     expect(
       (await sim.call('POST', '/nodes/pve1/qemu/102/migrate', { target: 'pve2' })).body?.message,

@@ -1204,9 +1204,12 @@ function migrateGuest(type: GuestType) {
     }
     const disks = cluster.disksOf(type, guest.config);
     const localDisks = disks.filter((d) => !cluster.storageShared(d.volid.split(':')[0] ?? ''));
-    if (type === 'qemu' && guest.running && localDisks.length && !bool(ctx, 'with-local-disks')) {
-      throw fail(`can't migrate local disk '${localDisks[0]?.volid}': use --with-local-disks`);
-    }
+    // Found while the migration task scans the volumes (qemu-server PVE/QemuMigrate.pm), so the
+    // task fails, not the request.
+    const blocked =
+      type === 'qemu' && guest.running && localDisks.length && !bool(ctx, 'with-local-disks')
+        ? localDisks[0]?.volid
+        : undefined;
     const targetstorage = str(ctx, 'targetstorage');
     for (const d of disks) {
       const store = targetstorage ?? d.volid.split(':')[0] ?? '';
@@ -1223,8 +1226,15 @@ function migrateGuest(type: GuestType) {
       type: `${typePrefix(type)}igrate`.replace('vzigrate', 'vzmigrate'),
       lock: { guest, lock: 'migrate' },
       log: [`starting migration of ${label} ${guest.vmid} to node '${target}' (${targetNode.ip})`],
-      steps: localDisks.map((d) => `copying local disk '${d.volid}' to node '${target}'`),
+      steps: blocked
+        ? []
+        : localDisks.map((d) => `copying local disk '${d.volid}' to node '${target}'`),
       run: () => {
+        if (blocked)
+          throw new TaskError('migration aborted', [
+            `ERROR: can't migrate local disk '${blocked}': can't live migrate attached local disks without with-local-disks option`,
+            "ERROR: Problem found while scanning volumes - can't migrate VM - check log",
+          ]);
         for (const d of localDisks) {
           const vol = cluster.volume(source, d.volid);
           if (!vol) continue;
