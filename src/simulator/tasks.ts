@@ -118,38 +118,18 @@ export class TaskEngine {
     exitstatus: string;
     log: string[];
   }): void {
-    const pid = this.nextPid++;
-    const base = {
-      node: past.node,
-      pid,
-      pstart: Math.floor(past.startedAt / 10) % 0xffffffff,
-      starttime: Math.floor(past.startedAt / 1000),
-      type: past.type,
-      id: past.id ?? '',
-      user: past.user,
-    };
-    const task: SimTask = {
-      ...base,
-      upid: formatUpid(base),
-      startedAt: past.startedAt,
-      endsAt: past.startedAt + past.durationMs,
-      status: 'running',
-      lines: [],
-      spec: { node: past.node, type: past.type, user: past.user },
-    };
-    this.tasks.set(task.upid, task);
-    this.end(task, past.exitstatus, past.log, past.startedAt + past.durationMs);
+    const spec = { node: past.node, type: past.type, id: past.id, user: past.user };
+    const task = this.create(spec, past.startedAt, past.startedAt + past.durationMs);
+    this.end(task, past.exitstatus, past.log, task.endsAt);
   }
 
-  start(spec: TaskSpec): SimTask {
-    const now = this.clock.now();
-    const pid = this.nextPid++;
-    const duration = spec.fail ? 100 : (spec.durationMs ?? DURATIONS[spec.type] ?? 1_000);
+  /** A new task in the index, running from `startedAt` to `endsAt`. */
+  private create(spec: TaskSpec, startedAt: number, endsAt: number): SimTask {
     const base = {
       node: spec.node,
-      pid,
-      pstart: Math.floor(now / 10) % 0xffffffff,
-      starttime: Math.floor(now / 1000),
+      pid: this.nextPid++,
+      pstart: Math.floor(startedAt / 10) % 0xffffffff,
+      starttime: Math.floor(startedAt / 1000),
       type: spec.type,
       id: spec.id ?? '',
       user: spec.user,
@@ -157,18 +137,26 @@ export class TaskEngine {
     const task: SimTask = {
       ...base,
       upid: formatUpid(base),
-      startedAt: now,
-      endsAt: now + Math.round(duration * this.durationScale),
+      startedAt,
+      endsAt,
       status: 'running',
-      lines: (spec.log ?? []).map((text) => ({ at: now, text })),
+      lines: [],
       spec,
     };
+    this.tasks.set(task.upid, task);
+    return task;
+  }
+
+  start(spec: TaskSpec): SimTask {
+    const now = this.clock.now();
+    const duration = spec.fail ? 100 : (spec.durationMs ?? DURATIONS[spec.type] ?? 1_000);
+    const task = this.create(spec, now, now + Math.round(duration * this.durationScale));
+    task.lines = (spec.log ?? []).map((text) => ({ at: now, text }));
     const steps = spec.steps ?? [];
     steps.forEach((text, i) => {
       task.lines.push({ at: now + ((task.endsAt - now) * (i + 1)) / (steps.length + 1), text });
     });
     if (spec.lock) spec.lock.guest.config.lock = spec.lock.lock;
-    this.tasks.set(task.upid, task);
     this.prune();
     return task;
   }

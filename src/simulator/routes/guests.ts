@@ -396,6 +396,20 @@ function powerAction(type: GuestType, action: string) {
     };
     ctx.count(`${type}.${action}`);
     const node = guest.node;
+    /** Start or stop asked of the HA stack, with `act` as what its manager then does. */
+    const viaHa = (ha: SimHaResource, kind: 'start' | 'stop', act: Omit<TaskSpec, 'user' | 'id'>) =>
+      haRequest(
+        ctx,
+        guest,
+        ha,
+        {
+          type: kind === 'start' ? 'hastart' : 'hastop',
+          state: kind === 'start' ? 'started' : 'stopped',
+          log: `Requesting HA ${kind} for ${label} ${id}`,
+          done: () => guest.running === (kind === 'start'),
+        },
+        act,
+      );
     switch (action) {
       case 'start': {
         if (type === 'lxc' && guest.running) throw fail(`CT ${id} already running`);
@@ -414,19 +428,7 @@ function powerAction(type: GuestType, action: string) {
             return resumed ? ['resuming VM from saved state'] : [];
           },
         };
-        if (ha && !str(ctx, 'stateuri'))
-          return haRequest(
-            ctx,
-            guest,
-            ha,
-            {
-              type: 'hastart',
-              state: 'started',
-              log: `Requesting HA start for ${label} ${id}`,
-              done: () => guest.running,
-            },
-            start,
-          );
+        if (ha && !str(ctx, 'stateuri')) return viaHa(ha, 'start', start);
         return ctx.startTask({ ...start, id });
       }
       case 'stop': {
@@ -442,19 +444,7 @@ function powerAction(type: GuestType, action: string) {
             return [];
           },
         };
-        if (ha && !str(ctx, 'migratedfrom'))
-          return haRequest(
-            ctx,
-            guest,
-            ha,
-            {
-              type: 'hastop',
-              state: 'stopped',
-              log: `Requesting HA stop for ${label} ${id}`,
-              done: () => !guest.running,
-            },
-            stop,
-          );
+        if (ha && !str(ctx, 'migratedfrom')) return viaHa(ha, 'stop', stop);
         return ctx.startTask({ ...stop, id });
       }
       case 'shutdown': {
@@ -487,19 +477,7 @@ function powerAction(type: GuestType, action: string) {
             return [];
           },
         };
-        if (ha)
-          return haRequest(
-            ctx,
-            guest,
-            ha,
-            {
-              type: 'hastop',
-              state: 'stopped',
-              log: `Requesting HA stop for ${label} ${id}`,
-              done: () => !guest.running,
-            },
-            shutdown,
-          );
+        if (ha) return viaHa(ha, 'stop', shutdown);
         return ctx.startTask({ ...shutdown, id });
       }
       case 'reboot': {
