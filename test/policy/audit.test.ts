@@ -1,4 +1,7 @@
 /** The audit log: one exact line per attempt at a change, whatever its fate, secrets masked. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startHarness } from '../helpers/mcp.js';
 
@@ -61,8 +64,9 @@ describe('the audit log', () => {
     }
   });
 
-  it('masks secrets at any depth', async () => {
-    const h = await startHarness({ config: { toolsets: ['all'] } });
+  it('masks secrets at any depth, in the audit file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pmcp-audit-')), 'audit.jsonl');
+    const h = await startHarness({ config: { toolsets: ['all'], auditLog: file } });
     try {
       await h.call('proxmox_api_request', {
         method: 'PUT',
@@ -80,8 +84,8 @@ describe('the audit log', () => {
         password: 'canary-four',
         dryRun: true,
       });
-      const text = JSON.stringify(h.auditLines);
-      expect(h.auditLines.length).toBe(2);
+      const text = readFileSync(file, 'utf8');
+      expect(text.trim().split('\n')).toHaveLength(2);
       for (const canary of ['canary-one', 'canary-two', 'canary-three', 'canary-four'])
         expect(text).not.toContain(canary);
       expect(text).toContain('PVEAPIToken=root@pam!ci=***');
