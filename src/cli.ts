@@ -120,6 +120,11 @@ async function serve(argv: string[]): Promise<number> {
         logger: { warn: (m) => log('warn', `warning: ${m}`) },
       });
       checked = { config, deps };
+      // A pool of a scope or protection these credentials cannot read is told now, as a warning,
+      // not first when a change is refused. Nothing waits for it; a failure here is the calls' to tell.
+      for (const [name, guard] of deps.guards)
+        if (deps.policies.get(name)?.scope.pools.length)
+          void guard.facts(false).catch(() => undefined);
     }
     return checked;
   };

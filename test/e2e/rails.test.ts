@@ -131,3 +131,59 @@ describe('the built server, under scope and protection', () => {
     });
   });
 });
+
+describe('pools the credentials cannot read', () => {
+  it('are named at start, with the privilege to grant', async () => {
+    const own = await startTestSim({ clock: 'real', http: false });
+    // The usual operator: PVEVMAdmin on /vms, nothing on the pools.
+    const c = own.sim.cluster;
+    c.acl = c.acl.filter((a) => !(a.path === '/' && a.ugid === 'operators'));
+    c.acl.push({
+      path: '/nodes',
+      type: 'group',
+      ugid: 'operators',
+      roleid: 'PVEAuditor',
+      propagate: true,
+    } as (typeof c.acl)[number]);
+    const secret = c.users.get('ops@pve')?.tokens.get('ci')?.secret ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-pools-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      [
+        `url: ${own.url}`,
+        `apiToken: ops@pve!ci=${secret}`,
+        `fingerprint: ${own.fingerprint}`,
+        'scope:',
+        '  protected:',
+        '    pools: [production]',
+      ].join('\n'),
+    );
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cli, '--config', config], {
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    try {
+      // The check runs once the tools are listed, at the latest half a second after the start.
+      const seen = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 10_000);
+        child.stderr.on('data', () => {
+          if (/Pool\.Audit on \/pool\/production/.test(stderr)) {
+            clearTimeout(t);
+            resolve(true);
+          }
+        });
+      });
+      expect(seen, stderr).toBe(true);
+      expect(stderr).toMatch(/warning: cluster 'default': .*changes to guests are refused/);
+      expect(stderr).not.toContain(secret);
+    } finally {
+      child.kill('SIGTERM');
+      await own.close();
+    }
+  });
+});
