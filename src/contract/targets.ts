@@ -21,30 +21,42 @@ export interface Targets {
   volumeOwners: number[];
   /** Guests a node-wide request leaves out (vzdump `exclude`). */
   excluded: number[];
+  /** Guests only read by the request (a clone's source): scope applies, protection does not. */
+  sources: number[];
   /** What the request names that cannot be tied to a guest (a host path as a disk): fail closed. */
   unresolved: string[];
 }
 
 /**
- * The guests a volume belongs to, from PVE's volume names (pve-storage `PVE/Storage/Plugin.pm`
+ * The guest a volume belongs to, from PVE's volume names (pve-storage `PVE/Storage/Plugin.pm`
  * parse_name_dir and parse_volname; vzdump's archive names): `vm-102-disk-0`, `base-9000-disk-0`,
  * `subvol-200-disk-1`, `vzdump-qemu-102-2026_01_01-00_00_00.vma.zst`, `images/102/...`.
  */
-export function volumeOwners(volid: string): number[] {
+export function volumeOwner(volid: string): number | undefined {
   const name = volid.slice(volid.indexOf(':') + 1);
   const ids = [
-    // A linked clone's disk names its base too: `base-9000-disk-0/vm-150-disk-0`.
+    // A linked clone's disk names its base first: `base-9000-disk-0/vm-150-disk-0` is 150's.
     ...name.matchAll(/(?:^|\/)(?:vm|base|subvol|basevol)-(\d+)-/g),
     ...name.matchAll(/(?:^|\/)vzdump-(?:qemu|lxc|openvz)-(\d+)-/g),
     ...name.matchAll(/(?:^|\/)(?:images|private)\/(\d+)(?:\/|$)/g),
     // Proxmox Backup Server snapshots: `backup/vm/102/2026-11-20T01:00:03Z`, `ct/200/...`.
     ...name.matchAll(/(?:^|\/)(?:ct|vm)\/(\d+)(?:\/|$)/g),
-  ].map((m) => Number(m[1]));
-  return [...new Set(ids)];
+  ];
+  const last = ids.at(-1);
+  return last ? Number(last[1]) : undefined;
 }
 
-/** The guest that owns a volume: for a linked clone's disk the clone, not its base. */
-export const volumeOwner = (volid: string): number | undefined => volumeOwners(volid).at(-1);
+/** The guest of an HA resource id: `vm:100`, `ct:200`, or the bare vmid. */
+export const sidGuest = (sid: string): number | undefined => {
+  const m = /^(?:(?:vm|ct):)?(\d+)$/.exec(sid);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** The guest a task is about: its id is the vmid, or `vmid@storage` for a volume delete. */
+export const taskGuest = (id: string): number | undefined => {
+  const m = /^(\d+)(?:@|$)/.exec(id);
+  return m ? Number(m[1]) : undefined;
+};
 
 /** The storage of a volume id (`local-lvm:vm-100-disk-0` → `local-lvm`), if it names one. */
 export function volumeStorage(volid: string): string | undefined {
@@ -66,6 +78,7 @@ const STORAGE_PARAMS = new Set([
   'statestorage',
 ]);
 const POOL_PARAMS = new Set(['pool', 'poolid']);
+const HOST_PARAM = /^(?:args|hookscript|hostpci\d+|usb\d+|script|dumpdir|tmpdir)$/;
 // Parameters that hold volume ids, or property strings that start with one (disks, mount points).
 const VOLUME_PARAM =
   /^(?:volume|volid|archive|ostemplate|cdrom|vmstate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
@@ -112,6 +125,7 @@ export const noTargets = (): Targets => ({
   poolGuests: [],
   volumeOwners: [],
   excluded: [],
+  sources: [],
   unresolved: [],
 });
 
@@ -122,6 +136,8 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
     if (!into.includes(value)) into.push(value);
   };
   const backup = op.name === 'vzdump';
+  // A clone reads its source: the guest in its path is a source, the new one is `newid`.
+  const cloning = op.name === 'clone_vm';
   // Node-wide operations without a guest list act on every guest of the node.
   if (
     NODE_WIDE.has(op.name) &&
@@ -133,7 +149,8 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null) continue;
     if (GUEST_PARAMS.has(key)) {
-      for (const id of listOf(value)) add(t.guests, /^\d+$/.test(id) ? Number(id) : Number.NaN);
+      const into = cloning && key === 'vmid' ? t.sources : t.guests;
+      for (const id of listOf(value)) add(into, /^\d+$/.test(id) ? Number(id) : Number.NaN);
     } else if (NODE_PARAMS.has(key)) {
       for (const n of listOf(value)) add(t.nodes, n);
     } else if (STORAGE_PARAMS.has(key)) {
@@ -148,28 +165,29 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
         add(t.nodes, upid.node);
         // A task's id names its guest (`100`, `100@storage` for a volume delete); a backup of
         // several guests names none, so what it touches cannot be told from it.
-        const guest = /^(\d+)(?:@|$)/.exec(upid.id)?.[1];
-        if (guest) add(t.guests, Number(guest));
+        const guest = taskGuest(upid.id);
+        if (guest !== undefined) add(t.guests, guest);
         else if (upid.type === 'vzdump') add(t.unresolved, `the backup task ${upid.upid}`);
       }
     } else if (key === 'sid') {
-      // HA resources: `vm:100`, `ct:200`, or the bare vmid.
-      const m = /^(?:(?:vm|ct):)?(\d+)$/.exec(String(value));
-      if (m) add(t.guests, Number(m[1]));
+      const guest = sidGuest(String(value));
+      if (guest !== undefined) add(t.guests, guest);
     } else if (backup && key === 'all' && truthy(value)) {
       if (typeof params.node === 'string') add(t.nodeGuests, params.node);
     } else if (backup && key === 'exclude') {
       for (const id of listOf(value)) if (/^\d+$/.test(id)) add(t.excluded, Number(id));
     }
-    // Raw QEMU arguments and container device passthrough reach host devices directly.
-    if (key === 'args' || (/^dev\d+$/.test(key) && String(value).includes('/')))
+    // What reaches the host directly: raw QEMU arguments, device passthrough, hook scripts, and
+    // the host paths and script of a backup.
+    if (HOST_PARAM.test(key) || (/^dev\d+$/.test(key) && String(value).includes('/')))
       add(t.unresolved, `${key}=${String(value)}`);
     if (VOLUME_PARAM.test(key)) {
       for (const item of Array.isArray(value) ? value : [value])
         for (const volid of volumesIn(String(item))) {
           // A host path or device as a disk belongs to no volume that could be checked.
           if (volid.startsWith('/')) add(t.unresolved, `${key}=${volid}`);
-          for (const owner of volumeOwners(volid)) add(t.volumeOwners, owner);
+          const owner = volumeOwner(volid);
+          if (owner !== undefined) add(t.volumeOwners, owner);
           const storage = volumeStorage(volid);
           if (storage) add(t.storages, storage);
         }

@@ -7,7 +7,9 @@
 import {
   DISK_KEY,
   resolveTargets,
+  sidGuest,
   type Targets,
+  taskGuest,
   truthy,
   volumeOwner,
   volumeStorage,
@@ -17,8 +19,10 @@ import { parseUpid } from '../contract/upid.js';
 import type { GuestFacts, GuestRef, PveApi, RequestGuard } from '../pve/index.js';
 import type { ClusterPolicy } from './policy.js';
 import { PolicyRefusal } from './refusal.js';
+import { inPools } from './scope.js';
 
-const kind = (g: { type?: string }) =>
+/** A guest's kind in words. */
+export const kind = (g: { type?: string }) =>
   g.type === 'qemu' ? 'VM' : g.type === 'lxc' ? 'Container' : 'Guest';
 
 /** Whether a request may change something: every method but GET. */
@@ -115,7 +119,13 @@ export class WireGuard implements RequestGuard {
    * Checks targets against read-only mode, scope and protection; throws PolicyRefusal. Returns the
    * facts it read, if it needed any.
    */
-  async decide(t: Targets, changing: boolean, what: string): Promise<GuestFacts | undefined> {
+  async decide(
+    t: Targets,
+    changing: boolean,
+    what: string,
+    /** The guests are chosen as the call runs, each then checked on the wire. */
+    selected = false,
+  ): Promise<GuestFacts | undefined> {
     const { policy } = this;
     const { scope } = policy;
     if (changing && policy.readOnly)
@@ -128,15 +138,14 @@ export class WireGuard implements RequestGuard {
     const scopePools = scope.scopePools;
     if (scopePools)
       for (const pool of t.pools)
-        if (!scopePools.some((p) => pool === p || pool.startsWith(`${p}/`)))
-          throw this.outside(`Pool ${pool}`);
-    if (t.unresolved.length)
+        if (!inPools(pool, scopePools)) throw this.outside(`Pool ${pool}`);
+    if (t.unresolved.length && scope.guarded)
       throw new PolicyRefusal(
         `${what} names ${t.unresolved.join(', ')}, which cannot be tied to one guest to check its scope and protection, so it is refused.`,
       );
     const ids = [...new Set([...t.guests, ...t.volumeOwners])];
-    if (!ids.length && !t.nodeGuests.length && !t.poolGuests.length) {
-      const bounded = t.nodes.length || t.pools.length || t.storages.length;
+    if (!ids.length && !t.sources.length && !t.nodeGuests.length && !t.poolGuests.length) {
+      const bounded = selected || t.nodes.length || t.pools.length || t.storages.length;
       if (changing && !bounded && scope.restricted)
         throw new PolicyRefusal(
           `${what} changes the cluster as a whole, which is outside what this server may manage in cluster '${policy.name}' (${scope.describe()}).`,
@@ -144,6 +153,11 @@ export class WireGuard implements RequestGuard {
       return undefined;
     }
     const facts = await this.facts(changing);
+    // A source is only read: it must be in scope, and may be protected.
+    for (const id of t.sources) {
+      const source = facts.all.get(id);
+      if (source) this.admitGuest(source, facts, false);
+    }
     for (const id of ids) {
       if (!Number.isInteger(id))
         throw new PolicyRefusal(`${what}: a guest ID it names cannot be read, so it is refused.`);
@@ -346,8 +360,11 @@ export class WireGuard implements RequestGuard {
   }
 
   private outside(what: string): PolicyRefusal {
+    const { scope } = this.policy;
+    // Said of every refusal alike, so that it tells nothing of whether a hidden guest exists.
+    const pools = scope.scopePools ? ' A new guest must be given one of those pools.' : '';
     return new PolicyRefusal(
-      `${what} is outside what this server may manage in cluster '${this.policy.name}' (${this.policy.scope.describe()}).`,
+      `${what} is outside what this server may manage in cluster '${this.policy.name}' (${scope.describe()}).${pools}`,
     );
   }
 
@@ -355,12 +372,13 @@ export class WireGuard implements RequestGuard {
     const { scope } = this.policy;
     const unknown = (pools: string[] | undefined) =>
       g.pool === undefined ? pools?.find((p) => facts.unknownPools.includes(p)) : undefined;
+    // The same words whether or not the guest exists: a refusal tells nothing of what is hidden.
+    if (!scope.allowsGuest({ vmid: g.vmid, node: g.node })) throw this.outside(`ID ${g.vmid}`);
     const blind = unknown(scope.scopePools);
     if (blind)
       throw new PolicyRefusal(
-        `${kind(g)} ${g.vmid} cannot be checked against the scope: ${privilegeHint(blind)}.`,
+        `ID ${g.vmid} cannot be checked against the scope: ${privilegeHint(blind)}.`,
       );
-    // The same words whether or not the guest exists: a refusal tells nothing of what is hidden.
     if (!scope.allowsGuest(g)) throw this.outside(`ID ${g.vmid}`);
     if (!changing) return;
     const unsure = unknown(scope.protectedPools);
@@ -379,13 +397,7 @@ export class WireGuard implements RequestGuard {
   private admitNewId(id: number, t: Targets, changing: boolean): void {
     const { scope } = this.policy;
     const pool = t.pools[0];
-    if (!scope.allowsGuest({ vmid: id, pool, node: t.nodes[0] })) {
-      if (scope.scopePools && !pool && changing)
-        throw new PolicyRefusal(
-          `This server may only manage ${scope.describe()} in cluster '${this.policy.name}': give the new guest's pool explicitly.`,
-        );
-      throw this.outside(`ID ${id}`);
-    }
+    if (!scope.allowsGuest({ vmid: id, pool, node: t.nodes[0] })) throw this.outside(`ID ${id}`);
     const why = changing ? scope.protection({ vmid: id }) : undefined;
     if (why) throw new PolicyRefusal(`ID ${id} is protected: ${why}. Nothing was changed.`);
   }
@@ -396,13 +408,10 @@ function rowGuest(r: Record<string, unknown>): number | undefined {
   if (typeof r.vmid === 'number') return r.vmid;
   if (typeof r.vmid === 'string' && /^\d+$/.test(r.vmid)) return Number(r.vmid);
   if (typeof r.volid === 'string') return volumeOwner(r.volid);
-  if (typeof r.sid === 'string') {
-    const m = /^(?:(?:vm|ct):)?(\d+)$/.exec(r.sid);
-    if (m) return Number(m[1]);
-  }
+  if (typeof r.sid === 'string') return sidGuest(r.sid);
   if (typeof r.upid === 'string') {
     const id = parseUpid(r.upid)?.id;
-    if (id && /^\d+$/.test(id)) return Number(id);
+    return id === undefined ? undefined : taskGuest(id);
   }
   return undefined;
 }

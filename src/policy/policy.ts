@@ -20,7 +20,7 @@ import { parseUpid } from '../contract/upid.js';
 import type { GuestFacts, GuestRef, PveApi } from '../pve/index.js';
 import type { AnyTool } from '../tools/define.js';
 import { redactArgs } from './audit.js';
-import { changes, type WireGuard } from './guard.js';
+import { changes, kind, type WireGuard } from './guard.js';
 import { PolicyRefusal } from './refusal.js';
 import { stripInvisible } from './sanitize.js';
 import { Scope } from './scope.js';
@@ -53,7 +53,6 @@ export function clusterPolicy(config: Config, cluster: ClusterConfig): ClusterPo
   };
 }
 
-const kind = (g: { type: string }) => (g.type === 'qemu' ? 'VM' : 'Container');
 const defined = <T>(list: (T | undefined)[] | undefined): T[] =>
   (list ?? []).filter((v): v is T => v !== undefined && v !== '');
 
@@ -61,7 +60,7 @@ const defined = <T>(list: (T | undefined)[] | undefined): T[] =>
 export async function declaredTargets(
   tool: AnyTool,
   args: Record<string, unknown>,
-): Promise<{ targets: Targets; changing: boolean }> {
+): Promise<{ targets: Targets; changing: boolean; selected?: boolean }> {
   const decl = tool.targets?.(args) ?? {};
   const empty = noTargets();
   if (decl.request) {
@@ -83,9 +82,11 @@ export async function declaredTargets(
       guests: [...defined(decl.guests), ...upidGuest],
       nodes: [...defined(decl.nodes), ...(upid ? [upid.node] : [])],
       pools: defined(decl.pools),
+      sources: defined(decl.sources),
       volumeOwners: defined((decl.volumes ?? []).map(volumeOwner)),
     },
     changing: tool.access !== 'read',
+    selected: decl.selected,
   };
 }
 
@@ -96,10 +97,10 @@ export async function declaredTargets(
 export async function admit(
   guard: WireGuard,
   tool: AnyTool,
-  { targets, changing }: { targets: Targets; changing: boolean },
+  { targets, changing, selected }: { targets: Targets; changing: boolean; selected?: boolean },
 ): Promise<Preconditions> {
   const checks: Preconditions = { inScope: true, protected: false };
-  const facts = await guard.decide(targets, changing, tool.name);
+  const facts = await guard.decide(targets, changing, tool.name, selected);
   const id = targets.guests[0] ?? targets.volumeOwners[0];
   if (id === undefined) return checks;
   const guest = (facts ?? (await guard.facts(changing))).all.get(id);

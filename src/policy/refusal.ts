@@ -3,6 +3,8 @@ export class PolicyRefusal extends Error {
   constructor(
     message: string,
     readonly decision: 'refused' | 'declined' = 'refused',
+    /** What the audit log records when the message shows more than it should keep (a command's input). */
+    readonly auditReason?: string,
   ) {
     super(message);
     this.name = 'PolicyRefusal';

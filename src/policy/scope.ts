@@ -23,7 +23,7 @@ const ranges = (specs: string[] | undefined): Range[] | undefined =>
 
 const inRanges = (vmid: number, list: Range[]) => list.some(([a, b]) => vmid >= a && vmid <= b);
 /** Whether `pool` is one of `pools` or nested below one (`production/db`, PVE 8's sub-pools). */
-const inPools = (pool: string | undefined, pools: string[]) =>
+export const inPools = (pool: string | undefined, pools: string[]) =>
   pool !== undefined && pools.some((p) => pool === p || pool.startsWith(`${p}/`));
 
 export class Scope {
@@ -36,6 +36,12 @@ export class Scope {
     this.vmids = ranges(config.vmids);
     this.protectedVmids = ranges(config.protected.vmids) ?? [];
     this.protectedTags = config.protected.tags.map((t) => t.toLowerCase());
+  }
+
+  /** True when scope or protection is configured: a request whose targets are unknown is refused. */
+  get guarded(): boolean {
+    const p = this.config.protected;
+    return this.restricted || p.vmids.length > 0 || p.tags.length > 0 || p.pools.length > 0;
   }
 
   /** Pools that scope or protection name: their membership decides. */

@@ -151,6 +151,8 @@ export interface GuestFacts {
 class GuestIndex {
   private cache?: GuestFacts;
   private loading?: Promise<GuestFacts>;
+  /** Counts invalidations: a read begun before one may not become the cache after it. */
+  private generation = 0;
 
   constructor(
     private readonly client: PveClient,
@@ -159,17 +161,22 @@ class GuestIndex {
 
   invalidate(): void {
     this.cache = undefined;
+    this.loading = undefined;
+    this.generation++;
   }
 
   async get(opts: CallOptions | undefined, fresh: boolean): Promise<GuestFacts> {
     if (!fresh && this.cache && Date.now() - this.cache.at < GUEST_CACHE_MS) return this.cache;
-    // Concurrent readers of the cache share one request; a fresh read always makes its own.
+    // Concurrent readers of the cache share one request, which no single caller may cancel; a
+    // fresh read always makes its own.
     if (!fresh && this.loading) return this.loading;
-    const loading = this.read(opts);
+    const generation = this.generation;
+    const loading = this.read(fresh ? opts : undefined);
     if (!fresh) this.loading = loading;
     try {
-      this.cache = await loading;
-      return this.cache;
+      const facts = await loading;
+      if (generation === this.generation) this.cache = facts;
+      return facts;
     } finally {
       if (this.loading === loading) this.loading = undefined;
     }

@@ -309,6 +309,7 @@ function registerTool(
       const token = ctx.mcpReq._meta?.progressToken;
       let step = 0;
       const session = guard.session();
+      let running = false;
       const toolCtx: ToolContext = {
         pve: view(session),
         cluster: clusterName,
@@ -335,11 +336,12 @@ function registerTool(
         // Whether the call may change anything follows from what it declares (a raw GET does not).
         const declared = await declaredTargets(tool, args);
         isChange = declared.changing;
-        const checks = await admit(session, tool, declared);
-        if (!isChange) return answer(await tool.run(args, toolCtx));
         // The plan: the call run against a view that records its changes instead of sending
-        // them, each checked on the wire as if sent, with what PVE would refuse checked too.
+        // them, each checked on the wire as if sent, with what PVE would refuse checked too. Its
+        // session's fresh facts serve the admission as well.
         const planGuard = guard.session({ planning: true });
+        const checks = await admit(isChange ? planGuard : session, tool, declared);
+        if (!isChange) return answer(await tool.run(args, toolCtx));
         const calls: PlannedCall[] = [];
         const plan = await planCall(tool, args, calls, {
           ...toolCtx,
@@ -381,6 +383,7 @@ function registerTool(
           planned: new Set(plan.calls.map((c) => requestKey(c.op, c.params))),
         });
         if (decision === 'allowed') run.reuseFacts(planGuard);
+        running = true;
         const result = await tool.run(args, { ...toolCtx, pve: view(run) });
         const upid = result.isError ? undefined : (result.data as { upid?: string }).upid;
         const status = result.isError ? undefined : (result.data as { status?: string }).status;
@@ -396,7 +399,10 @@ function registerTool(
         return answer(result);
       } catch (err) {
         if (err instanceof PolicyRefusal) {
-          audit(err.decision, 'not-run', { reason: err.message });
+          // Refused in the middle of a run, what was sent before may have changed something.
+          audit(err.decision, running ? 'error' : 'not-run', {
+            reason: err.auditReason ?? err.message,
+          });
           return finish(err.message, undefined, true);
         }
         const described = describeError(err, clusterName);
@@ -542,15 +548,23 @@ async function confirmation(
     }
     if (response.action === 'accept' && response.content?.confirm === true) return undefined;
     const how = response.action === 'cancel' ? 'cancelled' : 'declined';
-    return new PolicyRefusal(`The user ${how} it: nothing was done.\n${impact}`, 'declined');
+    return new PolicyRefusal(
+      `The user ${how} it: nothing was done.\n${impact}`,
+      'declined',
+      `the user ${how} it`,
+    );
   }
   if (c.mode === 'strict') {
     return new PolicyRefusal(
       `Refused: this needs a human's confirmation, and this client cannot ask for one (confirmation mode strict).\n${impact}`,
+      'refused',
+      'needs a human yes; the client cannot ask (strict)',
     );
   }
   if (c.confirm === true) return undefined;
   return new PolicyRefusal(
     `Needs confirmation. ${impact}\nThis client cannot ask the user directly, so tell the user exactly what will happen and, once they agree, call again with confirm: true.`,
+    'refused',
+    'needs confirmation: the client cannot ask, and confirm was not given',
   );
 }

@@ -230,7 +230,8 @@ async function followHa(
         summary: { upid, status: 'completed', exitstatus: 'OK', durationMs: elapsed },
         text: `${asked}, and the HA manager carried it out: ${label(guest.type)} ${guest.vmid} is ${wanted} after ${(elapsed / 1000).toFixed(1)}s.`,
       };
-    const services = (await ctx.pve.cluster.haStatus()) as {
+    // Without the right to read the HA status, the guest's own state is all there is to follow.
+    const services = (await ctx.pve.cluster.haStatus().catch(() => [])) as {
       sid?: string;
       state?: string;
       status?: string;
@@ -246,7 +247,12 @@ async function followHa(
         summary: { upid, status: 'running', durationMs: elapsed },
         text: `${asked}; the HA manager has not made it ${wanted} within ${opts.timeout}s. It acts on its own schedule: follow the guest with proxmox_get_${guest.type === 'qemu' ? 'vm' : 'container'}_status.`,
       };
-    await sleep(Math.min(delay, opts.timeout * 1000 - elapsed), ctx.signal);
+    try {
+      await sleep(Math.min(delay, opts.timeout * 1000 - elapsed), ctx.signal);
+    } catch (err) {
+      if (!ctx.signal.aborted) throw err;
+      throw new ToolError(`${asked}; stopped waiting: HA goes on without this call.`, { upid });
+    }
   }
 }
 

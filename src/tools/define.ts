@@ -16,6 +16,8 @@ export interface ToolTargets {
   nodes?: (string | undefined)[];
   /** The pool a new guest joins. */
   pools?: (string | undefined)[];
+  /** Guests only read (a clone's source): scope applies, protection does not. */
+  sources?: (number | undefined)[];
   /** Volume ids: the guests owning them are targets too. */
   volumes?: string[];
   upid?: string;

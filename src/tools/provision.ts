@@ -146,7 +146,12 @@ const cloneGuest = defineTool({
     'Clones a VM or container, full or linked (linked needs a template source), to a new vmid (from the cluster when omitted), optionally onto another node, storage or pool.',
   toolset: 'provision',
   access: 'write',
-  targets: guestTargets,
+  targets: (a) => ({
+    sources: [a.vmid],
+    guests: [a.newid],
+    nodes: [a.target],
+    pools: [a.pool],
+  }),
   input: z.object({
     vmid,
     newid: vmid.optional().describe('ID of the clone'),

@@ -65,7 +65,7 @@ describe('the audit log file', () => {
       args: { vmid: 103, wait: false },
       upid: expect.stringMatching(/^UPID:pve1:.*:qmstart:103:/),
     });
-    expect(records[0]?.reason).toMatch(/Needs confirmation/);
+    expect(records[0]?.reason).toMatch(/needs confirmation/i);
     for (const r of records)
       expect(typeof r.time === 'string' && typeof r.durationMs === 'number').toBe(true);
   });

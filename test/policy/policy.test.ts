@@ -66,7 +66,7 @@ describe('scope', () => {
       const status = await h.call('proxmox_get_vm_status', { vmid: 100 });
       expect(status.isError).toBe(true);
       expect(status.text).toBe(
-        "ID 100 is outside what this server may manage in cluster 'default' (pools development, infra).",
+        "ID 100 is outside what this server may manage in cluster 'default' (pools development, infra). A new guest must be given one of those pools.",
       );
       const before = snapshot(h);
       expect((await h.call('proxmox_stop_vm', { vmid: 100 })).isError).toBe(true);

@@ -79,7 +79,8 @@ describe('the registry', () => {
         ...(shape.method ? { method: 'POST', path: '/nodes/n3/qemu/126/status/start' } : {}),
       };
       const declared = t.targets?.(sample as never) ?? {};
-      if (shape.vmid) expect(declared.guests, t.name).toContain(123);
+      if (shape.vmid)
+        expect([...(declared.guests ?? []), ...(declared.sources ?? [])], t.name).toContain(123);
       if (shape.node) expect(declared.nodes, t.name).toContain('n1');
       if (shape.volid) expect(declared.volumes, t.name).toContain(sample.volid);
       if (shape.upid) expect(declared.upid, t.name).toBe(sample.upid);
