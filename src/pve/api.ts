@@ -275,28 +275,6 @@ export class PveApi {
     return new PveApi(client, this.visibility, this.index);
   }
 
-  private visibleRows<T extends { type?: string; vmid?: number; node?: string; pool?: string }>(
-    rows: T[],
-  ): T[] {
-    return rows.filter((r) =>
-      r.type === 'qemu' || r.type === 'lxc'
-        ? this.visibility.guest({ vmid: r.vmid ?? 0, node: r.node, pool: r.pool })
-        : !r.node || this.visibility.node(r.node),
-    );
-  }
-
-  /** Tasks of hidden nodes and guests are hidden too. */
-  private visibleTasks<T extends { node?: string; id?: string }>(
-    tasks: T[],
-    guests: Map<number, GuestRef>,
-  ): T[] {
-    return tasks.filter((t) => {
-      if (t.node && !this.visibility.node(t.node)) return false;
-      const g = /^\d+$/.test(t.id ?? '') ? guests.get(Number(t.id)) : undefined;
-      return !g || this.visibility.guest(g);
-    });
-  }
-
   guests(type: GuestType): GuestArea {
     return type === 'qemu' ? this.qemu : this.lxc;
   }
@@ -307,27 +285,19 @@ export class PveApi {
 
   readonly cluster = {
     status: () => this.client.call('GET /cluster/status', {}),
-    resources: async (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) =>
-      this.visibleRows(
-        await this.client.call('GET /cluster/resources', type ? { type } : {}, opts),
-      ),
+    // Rows out of scope are left out by the guard of the client the API is made with.
+    resources: (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) =>
+      this.client.call('GET /cluster/resources', type ? { type } : {}, opts),
     nextid: (vmid?: number) =>
       this.client.call('GET /cluster/nextid', vmid === undefined ? {} : { vmid }),
-    tasks: async () => {
-      const [tasks, index] = await Promise.all([
-        this.client.call('GET /cluster/tasks', {}),
-        this.guestIndex({}, { all: true }),
-      ]);
-      return this.visibleTasks(tasks as { node?: string; id?: string }[], index);
-    },
+    tasks: () => this.client.call('GET /cluster/tasks', {}),
     haResources: () => this.client.call('GET /cluster/ha/resources', {}),
     haStatus: () => this.client.call('GET /cluster/ha/status/current', {}),
     pools: (poolid?: string) => this.client.call('GET /pools', poolid ? { poolid } : {}),
   };
 
   readonly nodes = {
-    list: async () =>
-      (await this.client.call('GET /nodes', {})).filter((n) => this.visibility.node(n.node)),
+    list: () => this.client.call('GET /nodes', {}),
     status: (node: string) => this.client.call('GET /nodes/{node}/status', { node }),
     rrddata: (
       node: string,
