@@ -5,7 +5,7 @@
 import type { ScopeConfig } from '../config/schema.js';
 import { splitTags } from '../pve/index.js';
 
-export interface GuestFacts {
+export interface ScopeGuest {
   vmid: number;
   node?: string;
   pool?: string;
@@ -67,7 +67,7 @@ export class Scope {
     return !this.config.nodes || this.config.nodes.includes(node);
   }
 
-  allowsGuest(g: GuestFacts): boolean {
+  allowsGuest(g: ScopeGuest): boolean {
     if (g.node && !this.allowsNode(g.node)) return false;
     if (this.config.pools && !inPools(g.pool, this.config.pools)) return false;
     if (this.vmids && !inRanges(g.vmid, this.vmids)) return false;
@@ -75,7 +75,7 @@ export class Scope {
   }
 
   /** Why a guest is protected, or undefined when it is not. */
-  protection(g: GuestFacts): string | undefined {
+  protection(g: ScopeGuest): string | undefined {
     if (inRanges(g.vmid, this.protectedVmids)) return `its ID is listed as protected`;
     const tag = splitTags(g.tags).find((t) => this.protectedTags.includes(t.toLowerCase()));
     if (tag) return `it carries the tag '${tag}'`;

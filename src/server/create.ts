@@ -378,7 +378,8 @@ function registerTool(
           decision = 'confirmed';
         }
         // The run may make only the changes the plan held. Once a human took time to answer, it
-        // is decided on facts read anew; otherwise on the plan's own, read a moment ago.
+        // is decided on facts read anew; otherwise on the plan's own, read just before it. Either
+        // read then serves the whole run (a long bulk run does not re-read for each guest).
         const run = guard.session({
           planned: new Set(plan.calls.map((c) => requestKey(c.op, c.params))),
         });
