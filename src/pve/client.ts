@@ -340,9 +340,13 @@ export class PveClient {
     );
     if (op.method !== 'GET') this.changed();
     const data = normalize(op.returns, answer.data);
+    if (!this.guard?.filter) return { data, total: answer.total };
+    const shown = await this.guard.filter(op, data);
+    // A total counts what the guard left out too: it goes down by as many rows.
+    const hidden = Array.isArray(data) && Array.isArray(shown) ? data.length - shown.length : 0;
     return {
-      data: this.guard?.filter ? await this.guard.filter(op, data) : data,
-      total: answer.total,
+      data: shown,
+      total: answer.total === undefined ? undefined : Math.max(0, answer.total - hidden),
     };
   }
 

@@ -349,3 +349,25 @@ describe('a canary secret', () => {
     );
   });
 });
+
+describe('a guarded view', () => {
+  it('checks every request first, and a total counts no row its filter left out', async () => {
+    const seen: string[] = [];
+    const view = client().guarded({
+      check: async (op) => {
+        seen.push(`${op.method} ${op.path}`);
+      },
+      // Leaves out the tasks of the failed start: a listing the caller may not see all of.
+      filter: async (_op, data) =>
+        Array.isArray(data)
+          ? data.filter((t) => (t as { type?: string }).type !== 'qmstart')
+          : data,
+    });
+    const all = await client().page('GET /nodes/{node}/tasks', { node: 'pve1', limit: 50 });
+    const shown = await view.page('GET /nodes/{node}/tasks', { node: 'pve1', limit: 50 });
+    const hidden = (all.data as { type?: string }[]).filter((t) => t.type === 'qmstart').length;
+    expect(hidden).toBeGreaterThan(0);
+    expect(shown.total).toBe((all.total ?? 0) - hidden);
+    expect(seen).toEqual(['GET /nodes/{node}/tasks']);
+  });
+});
