@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { checkCluster } from '../../src/doctor.js';
 import { type RunningSimulator, startSimulator } from '../../src/simulator/server.js';
+import { withoutPoolAudit } from '../helpers/acl.js';
 
 // The simulator runs in this process: the child must be awaited, not waited for synchronously.
 const run = (args: string[], env: Record<string, string>) =>
@@ -68,15 +69,8 @@ describe('doctor', () => {
   it('says up front when a pool of the scope or protection cannot be read', async () => {
     const c = sim.sim.cluster;
     const acl = c.acl;
-    // The usual operator: PVEVMAdmin on /vms, nothing on the pools.
-    c.acl = acl.filter((a) => !(a.path === '/' && a.ugid === 'operators'));
-    c.acl.push({
-      ...(acl.find((a) => a.ugid === 'operators') as (typeof acl)[number]),
-      path: '/nodes',
-      roleid: 'PVEAuditor',
-    });
+    const { secret } = withoutPoolAudit(sim);
     try {
-      const secret = c.users.get('ops@pve')?.tokens.get('ci')?.secret;
       const r = await checkCluster(
         cluster({
           apiToken: `ops@pve!ci=${secret}`,

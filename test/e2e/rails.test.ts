@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withoutPoolAudit } from '../helpers/acl.js';
 import { startTestSim, type TestSim } from '../helpers/sim.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -137,17 +138,7 @@ describe('the built server, under scope and protection', () => {
 describe('pools the credentials cannot read', () => {
   it('are named at start, with the privilege to grant', async () => {
     const own = await startTestSim({ clock: 'real', http: false });
-    // The usual operator: PVEVMAdmin on /vms, nothing on the pools.
-    const c = own.sim.cluster;
-    c.acl = c.acl.filter((a) => !(a.path === '/' && a.ugid === 'operators'));
-    c.acl.push({
-      path: '/nodes',
-      type: 'group',
-      ugid: 'operators',
-      roleid: 'PVEAuditor',
-      propagate: true,
-    } as (typeof c.acl)[number]);
-    const secret = c.users.get('ops@pve')?.tokens.get('ci')?.secret ?? '';
+    const { secret } = withoutPoolAudit(own);
     const dir = mkdtempSync(join(tmpdir(), 'pmcp-pools-'));
     const config = join(dir, 'config.yaml');
     writeFileSync(

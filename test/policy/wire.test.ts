@@ -7,6 +7,7 @@ import { scopeSchema } from '../../src/config/schema.js';
 import { volumeOwner } from '../../src/contract/targets.js';
 import { Scope } from '../../src/policy/scope.js';
 import { buildDataset } from '../../src/simulator/datasets.js';
+import { withoutPoolAudit } from '../helpers/acl.js';
 import { type McpHarness, startHarness } from '../helpers/mcp.js';
 
 const BACKUP_100 = 'backup-nfs:backup/vzdump-qemu-100-2026_11_20-01_00_03.vma.zst';
@@ -206,22 +207,6 @@ describe('scope on the wire', () => {
 });
 
 describe('pool facts without Pool.Audit', () => {
-  /** The usual operator set-up: PVEVMAdmin on /vms, nothing on the pools. */
-  const withoutPoolAudit = (sim: McpHarness['sim']) => {
-    const c = sim.sim.cluster;
-    c.acl = c.acl.filter((a) => !(a.path === '/' && a.ugid === 'operators'));
-    c.acl.push({
-      path: '/nodes',
-      type: 'group',
-      ugid: 'operators',
-      roleid: 'PVEAuditor',
-      propagate: true,
-    } as (typeof c.acl)[number]);
-    return { tokenId: 'ops@pve!ci', secret: tokenSecret(sim) };
-  };
-  const tokenSecret = (sim: McpHarness['sim']) =>
-    sim.sim.cluster.users.get('ops@pve')?.tokens.get('ci')?.secret ?? '';
-
   it('the simulator leaves pool out of resource rows and refuses the pool, as PVE does', async () => {
     const h = await startHarness({ token: withoutPoolAudit });
     try {
