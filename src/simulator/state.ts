@@ -37,6 +37,8 @@ export interface SimSnapshot {
   vmstate: boolean;
   parent?: string;
   config: Config;
+  /** `prepare` while its task takes it, `delete` while its task removes it. */
+  snapstate?: 'prepare' | 'delete';
 }
 
 export interface AgentProcess {

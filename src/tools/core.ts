@@ -816,6 +816,10 @@ const snapshotRow = z.object({
   snaptime: z.number().optional(),
   parent: z.string().optional(),
   vmstate: z.boolean().optional(),
+  snapstate: z
+    .enum(['prepare', 'delete'])
+    .optional()
+    .describe('A task is taking (prepare) or deleting it'),
 });
 
 const listSnapshots = defineTool({
@@ -844,6 +848,8 @@ const listSnapshots = defineTool({
         snaptime: s.snaptime,
         parent: s.parent,
         vmstate: s.vmstate === undefined ? undefined : s.vmstate === 1,
+        // PVE marks a snapshot a task is still taking or deleting.
+        snapstate: (s as { snapstate?: string }).snapstate as 'prepare' | 'delete' | undefined,
       }));
     if (!snapshots.length)
       return ok(
@@ -862,7 +868,7 @@ const listSnapshots = defineTool({
           ? new Date(s.snaptime * 1000).toISOString().slice(0, 16).replace('T', ' ')
           : '';
         lines.push(
-          `${'  '.repeat(depth)}${s.name}  ${when}${s.vmstate ? ' +RAM' : ''}${s.description ? `  ${s.description.split('\n')[0]}` : ''}`,
+          `${'  '.repeat(depth)}${s.name}  ${when}${s.vmstate ? ' +RAM' : ''}${s.snapstate ? ` (${s.snapstate === 'prepare' ? 'being taken' : 'being deleted'})` : ''}${s.description ? `  ${s.description.split('\n')[0]}` : ''}`,
         );
         walk(s.name, depth + 1);
         if (current?.parent === s.name) lines.push(`${'  '.repeat(depth + 1)}NOW (current state)`);

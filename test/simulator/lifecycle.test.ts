@@ -206,12 +206,21 @@ describe('locks while tasks run', () => {
       snapname: 'locktest',
     });
     expect(await status('qemu', 'pve1', 102)).toMatchObject({ lock: 'snapshot' });
+    // Listed while it is taken, marked so (pve-guest-common AbstractConfig.pm snapshot_prepare).
+    const snaps = () =>
+      sim.data<{ name: string; snapstate?: string }[]>('GET', '/nodes/pve1/qemu/102/snapshot');
+    expect((await snaps()).find((x) => x.name === 'locktest')?.snapstate).toBe('prepare');
     const blocked = await sim.call('PUT', '/nodes/pve1/qemu/102/config', { description: 'x' });
     expect(blocked.body?.message).toBe('VM is locked (snapshot)\n');
     const del = await sim.call('DELETE', '/nodes/pve1/qemu/102');
     expect(del.status).toBe(500);
     sim.sim.runTasks();
     expect((await status('qemu', 'pve1', 102)).lock).toBeUndefined();
+    expect((await snaps()).find((x) => x.name === 'locktest')).not.toHaveProperty('snapstate');
+    await sim.data('DELETE', '/nodes/pve1/qemu/102/snapshot/locktest');
+    expect((await snaps()).find((x) => x.name === 'locktest')?.snapstate).toBe('delete');
+    sim.sim.runTasks();
+    expect((await snaps()).some((x) => x.name === 'locktest')).toBe(false);
     expect(
       (
         await sim.data<{ status: string }>(

@@ -176,6 +176,19 @@ describe('core tools, read', () => {
       vmid: 102,
       snapshots: [{ name: 'before-upgrade' }, { name: 'after-upgrade', parent: 'before-upgrade' }],
     });
+    // A snapshot a task is still deleting is marked so.
+    const snap = h.sim.sim.cluster.guests.get(102)?.snapshots.get('after-upgrade');
+    if (!snap) throw new Error('no snapshot');
+    snap.snapstate = 'delete';
+    try {
+      const busy = await h.call('proxmox_list_snapshots', { vmid: 102 });
+      expect(busy.text).toMatch(/after-upgrade .*\(being deleted\)/);
+      expect(busy.structured?.snapshots).toContainEqual(
+        expect.objectContaining({ name: 'after-upgrade', snapstate: 'delete' }),
+      );
+    } finally {
+      delete snap.snapstate;
+    }
   });
 });
 

@@ -2,8 +2,8 @@
 import type { Ctx, Routes } from '../context.js';
 import { bool, str } from '../context.js';
 import type { GuestType } from '../dataset-types.js';
-import { fail, TaskError } from '../errors.js';
-import { type Config, guestLabel, type SimGuest } from '../state.js';
+import { fail } from '../errors.js';
+import { type Config, guestLabel, type SimGuest, type SimSnapshot } from '../state.js';
 import { guestFor } from './guests.js';
 
 const prefix = (type: GuestType) => (type === 'qemu' ? 'qm' : 'vz');
@@ -34,6 +34,7 @@ export function snapshotRoutes(type: GuestType): Routes {
         };
         if (s.parent) row.parent = s.parent;
         if (type === 'qemu') row.vmstate = s.vmstate ? 1 : 0;
+        if (s.snapstate) row.snapstate = s.snapstate;
         return row;
       });
       const current: Record<string, unknown> = {
@@ -57,6 +58,18 @@ export function snapshotRoutes(type: GuestType): Routes {
       cluster.assertUnlocked(guest);
       const vmstate = type === 'qemu' && bool(ctx, 'vmstate') && guest.running;
       ctx.count(`${type}.snapshot`);
+      // The worker first writes the snapshot with `snapstate: prepare`, and clears it when done
+      // (pve-guest-common PVE/AbstractConfig.pm snapshot_prepare, snapshot_commit).
+      const snap: SimSnapshot = {
+        name,
+        description: str(ctx, 'description') ?? '',
+        snaptime: ctx.clock.seconds(),
+        vmstate,
+        parent: guest.config.parent,
+        config: frozenConfig(guest.config),
+        snapstate: 'prepare',
+      };
+      guest.snapshots.set(name, snap);
       return ctx.startTask({
         node: guest.node,
         type: `${prefix(type)}snapshot`,
@@ -68,18 +81,12 @@ export function snapshotRoutes(type: GuestType): Routes {
           ? ['1.51 GiB in 2s', 'completed saving the VM state in 4s, saved 3.02 GiB']
           : [],
         run: () => {
-          if (guest.snapshots.has(name))
-            throw new TaskError(`snapshot name '${name}' already used`);
-          guest.snapshots.set(name, {
-            name,
-            description: str(ctx, 'description') ?? '',
-            snaptime: ctx.clock.seconds(),
-            vmstate,
-            parent: guest.config.parent,
-            config: frozenConfig(guest.config),
-          });
+          delete snap.snapstate;
           guest.config.parent = name;
           return [];
+        },
+        abort: () => {
+          guest.snapshots.delete(name);
         },
       });
     },
@@ -154,11 +161,15 @@ export function snapshotRoutes(type: GuestType): Routes {
       const force = bool(ctx, 'force');
       if (!force) cluster.assertUnlocked(guest);
       ctx.count(`${type}.delsnapshot`);
+      snap.snapstate = 'delete';
       return ctx.startTask({
         node: guest.node,
         type: `${prefix(type)}delsnapshot`,
         id: String(guest.vmid),
         lock: { guest, lock: 'snapshot-delete' },
+        abort: () => {
+          delete snap.snapstate;
+        },
         run: () => {
           for (const other of guest.snapshots.values()) {
             if (other.parent === name) other.parent = snap.parent;
