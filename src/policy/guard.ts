@@ -16,7 +16,13 @@ import {
 } from '../contract/targets.js';
 import type { ContractOperation } from '../contract/types.js';
 import { parseUpid } from '../contract/upid.js';
-import type { GuestFacts, GuestRef, PveApi, RequestGuard } from '../pve/index.js';
+import {
+  type GuestFacts,
+  type GuestRef,
+  idAndName,
+  type PveApi,
+  type RequestGuard,
+} from '../pve/index.js';
 import type { ClusterPolicy } from './policy.js';
 import { PolicyRefusal } from './refusal.js';
 import { inPools } from './scope.js';
@@ -174,7 +180,7 @@ export class WireGuard implements RequestGuard {
         this.admitGuest(g, facts, changing);
       } catch (err) {
         if (!(err instanceof PolicyRefusal)) throw err;
-        if (this.policy.scope.allowsGuest(g)) protectedOnes.push(`${g.vmid} (${g.name})`);
+        if (this.policy.scope.allowsGuest(g)) protectedOnes.push(`${idAndName(g)}`);
         else outside++;
       }
     }
@@ -239,7 +245,7 @@ export class WireGuard implements RequestGuard {
     const vmid = Number(params.vmid);
     const guest = Number.isInteger(vmid) ? facts.all.get(vmid) : undefined;
     if (guest) {
-      const label = `${kind(guest)} ${guest.vmid} (${guest.name})`;
+      const label = `${kind(guest)} ${idAndName(guest)}`;
       const deletes = String(params.delete ?? '').split(/[,;\s]+/);
       const unlocking = deletes.includes('lock') || truthy(params.skiplock);
       const resuming =
@@ -384,12 +390,12 @@ export class WireGuard implements RequestGuard {
     const unsure = unknown(scope.protectedPools);
     if (unsure)
       throw new PolicyRefusal(
-        `${kind(g)} ${g.vmid} (${g.name}) may be protected: ${privilegeHint(unsure)}. Nothing was changed.`,
+        `${kind(g)} ${idAndName(g)} may be protected: ${privilegeHint(unsure)}. Nothing was changed.`,
       );
     const why = scope.protection(g);
     if (why)
       throw new PolicyRefusal(
-        `${kind(g)} ${g.vmid} (${g.name}) is protected: ${why}. It can be read but not changed, stopped or deleted through this server.`,
+        `${kind(g)} ${idAndName(g)} is protected: ${why}. It can be read but not changed, stopped or deleted through this server.`,
       );
   }
 

@@ -17,7 +17,7 @@ import {
 } from '../contract/targets.js';
 import type { ContractOperation } from '../contract/types.js';
 import { parseUpid } from '../contract/upid.js';
-import type { GuestFacts, GuestRef, PveApi } from '../pve/index.js';
+import { type GuestFacts, type GuestRef, idAndName, type PveApi } from '../pve/index.js';
 import type { AnyTool } from '../tools/define.js';
 import { redactArgs } from './audit.js';
 import { changes, kind, type WireGuard } from './guard.js';
@@ -186,7 +186,7 @@ const MAX_LISTED = 20;
 function guestList(guests: GuestRef[]): string {
   const listed = guests
     .slice(0, MAX_LISTED)
-    .map((g) => `${kind(g)} ${g.vmid} (${g.name}) on ${g.node}, now ${g.status}`);
+    .map((g) => `${kind(g)} ${idAndName(g)} on ${g.node}, now ${g.status}`);
   const more = guests.length > MAX_LISTED ? `; and ${guests.length - MAX_LISTED} more` : '';
   return `${listed.join('; ')}${more}`;
 }

@@ -127,6 +127,10 @@ const everything: Visibility = { node: () => true, guest: () => true };
 export const splitTags = (tags: string | string[] | undefined): string[] =>
   Array.isArray(tags) ? tags : (tags ?? '').split(/[;, ]+/).filter(Boolean);
 
+/** A guest's id with its name, for people: `107 (web-01)`, or `107` where the name is unknown (a stale row). */
+export const idAndName = (g: { vmid: number; name?: string }): string =>
+  g.name ? `${g.vmid} (${g.name})` : String(g.vmid);
+
 /** Every guest of the cluster, with what decisions about it need. */
 export interface GuestFacts {
   all: Map<number, GuestRef>;
@@ -141,6 +145,62 @@ export interface GuestFacts {
   pools: Set<string>;
   /** When the facts were read (epoch ms). */
   at: number;
+}
+
+/**
+ * Completes stale guest rows of /cluster/resources from their nodes' own guest lists. pmxcfs holds
+ * no stats for a guest pvestatd has not reported on yet (one just created, restored or cloned), so
+ * its row has no name, template flag or metrics (pve-manager PVE/API2Tools.pm extract_vm_stats);
+ * the node answers for its guests live. Rows of offline nodes stay as they are: asking them would
+ * only wait for a timeout. Costs nothing while no row is stale.
+ */
+async function completeStaleRows(
+  client: PveClient,
+  rows: ClusterResource[],
+  opts?: CallOptions,
+): Promise<ClusterResource[]> {
+  const stale = rows.filter(
+    (r) => (r.type === 'qemu' || r.type === 'lxc') && r.node && r.name === undefined,
+  );
+  if (!stale.length) return rows;
+  const nodeRows = rows.filter((r) => r.type === 'node');
+  const online = new Set(
+    nodeRows.length
+      ? nodeRows.filter((r) => r.status === 'online').map((r) => r.node)
+      : (await client.call('GET /cluster/status', {}, opts).catch(() => []))
+          .filter((s) => s.type === 'node' && s.online === 1)
+          .map((s) => s.name),
+  );
+  const lists = new Map<string, Promise<Map<number, Record<string, unknown>>>>();
+  for (const r of stale) {
+    const key = `${r.node}/${r.type}`;
+    if (!online.has(r.node) || lists.has(key)) continue;
+    lists.set(
+      key,
+      client
+        .call(`GET /nodes/{node}/${r.type as GuestType}`, { node: r.node as string }, opts)
+        .then((list) => new Map(list.map((g) => [g.vmid, g as Record<string, unknown>])))
+        .catch(() => new Map()),
+    );
+  }
+  const byKey = new Map(
+    await Promise.all([...lists].map(async ([key, list]) => [key, await list] as const)),
+  );
+  return rows.map((r) => {
+    const live = r.vmid === undefined ? undefined : byKey.get(`${r.node}/${r.type}`)?.get(r.vmid);
+    if (!live || r.name !== undefined) return r;
+    // The resource row keeps what the config gives (tags, lock, pool, HA state); the node adds
+    // what pmxcfs lacks.
+    const { cpus, pid: _pid, qmpstatus: _qmp, ...measured } = live;
+    return {
+      ...measured,
+      ...r,
+      name: live.name as string | undefined,
+      status: live.status as string,
+      template: live.template as number | undefined,
+      maxcpu: cpus as number | undefined,
+    };
+  });
 }
 
 /**
@@ -185,7 +245,11 @@ class GuestIndex {
   private async read(opts?: CallOptions): Promise<GuestFacts> {
     const at = Date.now();
     // One call answers guests, nodes, storages and pools alike.
-    const rows = await this.client.call('GET /cluster/resources', {}, opts);
+    const rows = await completeStaleRows(
+      this.client,
+      await this.client.call('GET /cluster/resources', {}, opts),
+      opts,
+    );
     const all = new Map<number, GuestRef>();
     const nodes = new Map<string, string>();
     const storages = new Map<string, { content: string[]; status: string }>();
@@ -286,8 +350,10 @@ export class PveApi {
   readonly cluster = {
     status: () => this.client.call('GET /cluster/status', {}),
     // Rows out of scope are left out by the guard of the client the API is made with.
-    resources: (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) =>
-      this.client.call('GET /cluster/resources', type ? { type } : {}, opts),
+    resources: async (type?: ApiParams['GET /cluster/resources']['type'], opts?: CallOptions) => {
+      const rows = await this.client.call('GET /cluster/resources', type ? { type } : {}, opts);
+      return type === 'vm' || !type ? completeStaleRows(this.client, rows, opts) : rows;
+    },
     nextid: (vmid?: number) =>
       this.client.call('GET /cluster/nextid', vmid === undefined ? {} : { vmid }),
     tasks: () => this.client.call('GET /cluster/tasks', {}),

@@ -5,6 +5,7 @@ export {
   type GuestFacts,
   type GuestRef,
   type GuestType,
+  idAndName,
   PveApi,
   splitTags,
   type Visibility,

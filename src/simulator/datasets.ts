@@ -286,14 +286,17 @@ function smallDataset(seed: number): Dataset {
       type: 'qemu',
       node: 'pve2',
       status: 'running',
-      config: qemu(seed, 106, 'legacy-app', {
-        cores: 1,
-        memory: 1024,
-        disk: 16,
-        ostype: 'other',
-        tags: 'legacy',
-        description: 'Old appliance; ignores ACPI shutdown',
-      }),
+      config: {
+        ...qemu(seed, 106, 'legacy-app', {
+          cores: 1,
+          memory: 1024,
+          disk: 16,
+          ostype: 'other',
+          tags: 'legacy',
+          description: 'Old appliance; ignores ACPI shutdown',
+        }),
+        cpulimit: '0.5',
+      },
       behaviour: { ignoreShutdown: true },
     },
     {

@@ -36,6 +36,8 @@ export interface SimulatorOptions {
   faults?: FaultRule[];
   /** Delay before a 401, as PVE waits 3 s; default 0. */
   authFailureDelayMs?: number;
+  /** Simulated ms before a new guest's stats appear in /cluster/resources; default 10 s, as pvestatd. */
+  statsDelayMs?: number;
 }
 
 export interface ListenOptions {
@@ -80,7 +82,7 @@ export class Simulator {
         ? opts.dataset
         : buildDataset(opts.dataset ?? 'small', opts.seed);
     this.clock = new SimClock(opts.clock ?? 'real', opts.startTime ?? Date.now());
-    this.cluster = new Cluster(dataset, this.clock);
+    this.cluster = new Cluster(dataset, this.clock, opts.statsDelayMs);
     this.tasks = new TaskEngine(this.clock, opts.taskScale ?? 1, (task) =>
       this.faults.taskFailure(task.type),
     );

@@ -71,7 +71,16 @@ export interface SimGuest {
   agentRunning: boolean;
   diskUsage: number;
   agentProcesses: Map<number, AgentProcess>;
+  /**
+   * Simulated ms of pvestatd's first report on a new guest: until then its resource row is stale
+   * (no name, template flag or metrics).
+   */
+  reportedFrom?: number;
 }
+
+/** A new guest's state: stopped, unsnapshotted, not yet reported on by pvestatd. */
+export type NewGuest = Pick<SimGuest, 'vmid' | 'type' | 'node' | 'config'> &
+  Partial<Pick<SimGuest, 'agentRunning' | 'diskUsage'>>;
 
 export interface SimStorage {
   storage: string;
@@ -193,6 +202,8 @@ export class Cluster {
   constructor(
     dataset: Dataset,
     readonly clock: SimClock,
+    /** How long a new guest's stats take to appear (pvestatd reports every 10 s). */
+    private readonly statsDelayMs = 10_000,
   ) {
     this.name = dataset.cluster;
     this.seed = dataset.seed;
@@ -354,6 +365,37 @@ export class Cluster {
   }
 
   // Guests
+
+  /** Adds a guest being created, restored or cloned, in a pool if one is named. */
+  addGuest(g: NewGuest, pool?: string): SimGuest {
+    const guest: SimGuest = {
+      pending: {},
+      pendingDelete: new Set(),
+      running: false,
+      paused: false,
+      startedAt: 0,
+      snapshots: new Map(),
+      ignoreShutdown: false,
+      agentRunning: false,
+      diskUsage: 0.05,
+      agentProcesses: new Map(),
+      // pvestatd (pve-manager PVE/Service/pvestatd.pm, $updatetime = 10) has not reported on it
+      // yet, so pmxcfs holds no stats for it (PVE/API2Tools.pm extract_vm_stats).
+      reportedFrom: this.clock.now() + this.statsDelayMs,
+      ...g,
+    };
+    this.guests.set(g.vmid, guest);
+    if (pool) this.poolAdd(pool, g.vmid);
+    return guest;
+  }
+
+  /** Whether the guest's row in /cluster/resources carries only what the config knows. */
+  isStale(guest: SimGuest): boolean {
+    return (
+      !this.nodes.get(guest.node)?.online ||
+      (guest.reportedFrom !== undefined && this.clock.now() < guest.reportedFrom)
+    );
+  }
 
   /** The guest on this node, or PVE's error for a missing config file. */
   guestOn(node: string, vmid: number, type: GuestType): SimGuest {

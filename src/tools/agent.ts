@@ -3,6 +3,7 @@
  * VM through the QEMU guest agent, off unless chosen).
  */
 import { z } from 'zod';
+import { idAndName } from '../pve/index.js';
 import { sleep } from '../pve/sleep.js';
 import { resolveGuest, ToolError, vmid } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
@@ -41,7 +42,7 @@ const osInfo = defineTool({
     };
     return ok(
       data,
-      `VM ${guest.vmid} (${guest.name}) runs ${data.prettyName ?? data.name ?? 'an unknown OS'}${data.kernel ? `, kernel ${data.kernel}` : ''}${data.machine ? ` (${data.machine})` : ''}.`,
+      `VM ${idAndName(guest)} runs ${data.prettyName ?? data.name ?? 'an unknown OS'}${data.kernel ? `, kernel ${data.kernel}` : ''}${data.machine ? ` (${data.machine})` : ''}.`,
     );
   },
 });
@@ -147,7 +148,7 @@ const execCommand = defineTool({
     if (!started)
       return ok(
         { vmid: guest.vmid, pid: 0, exited: false, stdout: '', stderr: '', truncated: false },
-        `Would run ${JSON.stringify(args.command)} in VM ${guest.vmid} (${guest.name}).`,
+        `Would run ${JSON.stringify(args.command)} in VM ${idAndName(guest)}.`,
       );
     const { pid } = started;
     const deadline = Date.now() + args.timeout * 1000;

@@ -1,5 +1,6 @@
 /** The `backup` toolset: back up now, list backups, restore, delete a backup. */
 import { z } from 'zod';
+import { idAndName } from '../pve/index.js';
 import {
   label,
   node,
@@ -84,7 +85,7 @@ const backupNow = defineTool({
       'notes-template': args.notes,
       protected: args.protected || undefined,
     });
-    const what = `Back up ${label(guest.type)} ${guest.vmid} (${guest.name}) to ${storage}, ${args.mode} mode`;
+    const what = `Back up ${label(guest.type)} ${idAndName(guest)} to ${storage}, ${args.mode} mode`;
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
@@ -201,7 +202,7 @@ const restoreBackup = defineTool({
         : (await ctx.pve.guestIndex({ signal: ctx.signal })).get(args.vmid);
     if (existing && !args.force) {
       throw new ToolError(
-        `${label(existing.type)} ${existing.vmid} (${existing.name}) exists: restore to a new vmid, or set force to overwrite it.`,
+        `${label(existing.type)} ${idAndName(existing)} exists: restore to a new vmid, or set force to overwrite it.`,
       );
     }
     const storageId = args.volid.split(':')[0] ?? '';

@@ -7,6 +7,7 @@ import { NODE_NAME } from '../contract/formats.js';
 import {
   type GuestRef,
   type GuestType,
+  idAndName,
   splitTags,
   type TaskOutcome,
   type TaskRef,
@@ -90,7 +91,7 @@ export async function resolveGuest(
   if (opts.type && guest.type !== opts.type) {
     const other = guest.type === 'qemu' ? 'VM' : 'container';
     throw new ToolError(
-      `${id} (${guest.name}) is a ${other}, not a ${label(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
+      `${idAndName(guest)} is a ${other}, not a ${label(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
       { vmid: id, type: guest.type },
     );
   }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { GuestType, PveApi } from '../pve/index.js';
-import { parseUpid, TaskRef } from '../pve/index.js';
+import { idAndName, parseUpid, TaskRef } from '../pve/index.js';
 import {
   cursor,
   hasTag,
@@ -407,24 +407,22 @@ function powerTool(
     output: powerOutput,
     async run(args, ctx) {
       const guest = await resolveGuest(ctx, args.vmid, { type: spec.type, node: args.node });
-      const what = `${spec.action[0]?.toUpperCase()}${spec.action.slice(1)} ${kindWord(spec.type)} ${guest.vmid} (${guest.name}) on ${guest.node}`;
+      const what = `${spec.action[0]?.toUpperCase()}${spec.action.slice(1)} ${kindWord(spec.type)} ${idAndName(guest)} on ${guest.node}`;
       if (guest.template && (spec.action === 'start' || spec.action === 'resume')) {
-        throw new ToolError(
-          `${guest.vmid} (${guest.name}) is a template and cannot run; clone it instead.`,
-        );
+        throw new ToolError(`${idAndName(guest)} is a template and cannot run; clone it instead.`);
       }
       const current = await ctx.pve.guests(spec.type).status(guest.node, guest.vmid);
       const status = String(current.status);
       if (spec.action === 'start' && current.qmpstatus === 'paused') {
         throw new ToolError(
-          `VM ${guest.vmid} (${guest.name}) is paused, not stopped: resume it with proxmox_resume_vm.`,
+          `VM ${idAndName(guest)} is paused, not stopped: resume it with proxmox_resume_vm.`,
         );
       }
       const done = alreadyDone[spec.action];
       if (done?.(status, spec.type)) {
         return ok(
           { vmid: guest.vmid, node: guest.node, action: spec.action, status: 'completed' as const },
-          `${spec.type === 'qemu' ? 'VM' : 'Container'} ${guest.vmid} (${guest.name}) is already ${status}; nothing to do.`,
+          `${spec.type === 'qemu' ? 'VM' : 'Container'} ${idAndName(guest)} is already ${status}; nothing to do.`,
         );
       }
       const task = await ctx.pve
@@ -761,7 +759,7 @@ const deleteVm = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Delete VM ${guest.vmid} (${guest.name}) on ${guest.node}`,
+      what: `Delete VM ${idAndName(guest)} on ${guest.node}`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, name: guest.name, ...summary }, text);
   },
@@ -804,7 +802,7 @@ const createSnapshot = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Snapshot '${args.snapname}' of ${label(guest.type)} ${guest.vmid} (${guest.name})`,
+      what: `Snapshot '${args.snapname}' of ${label(guest.type)} ${idAndName(guest)}`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },
@@ -854,7 +852,7 @@ const listSnapshots = defineTool({
     if (!snapshots.length)
       return ok(
         { vmid: guest.vmid, snapshots },
-        `${label(guest.type)} ${guest.vmid} (${guest.name}) has no snapshots.`,
+        `${label(guest.type)} ${idAndName(guest)} has no snapshots.`,
       );
     // Print as a tree: children under their parent, "NOW" where the current state is.
     const children = new Map<string | undefined, typeof snapshots>();
@@ -904,7 +902,7 @@ const rollbackSnapshot = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Roll back ${label(guest.type)} ${guest.vmid} (${guest.name}) to '${args.snapname}'`,
+      what: `Roll back ${label(guest.type)} ${idAndName(guest)} to '${args.snapname}'`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },
@@ -928,7 +926,7 @@ const deleteSnapshot = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Delete snapshot '${args.snapname}' of ${label(guest.type)} ${guest.vmid} (${guest.name})`,
+      what: `Delete snapshot '${args.snapname}' of ${label(guest.type)} ${idAndName(guest)}`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },

@@ -56,9 +56,13 @@ export function describeError(
       text = `There is no node named '${node}' in cluster '${cluster}'. List the nodes with proxmox_list_nodes.`;
       break;
     }
-    case 'node_offline':
-      text = `The node is offline or unreachable (HTTP ${err.status}: ${err.message}). Check the node in proxmox_list_nodes; guests on it cannot be managed until it is back.`;
+    case 'node_offline': {
+      // pveproxy forwards /nodes/{node}/… to the node: the path names the one it could not reach.
+      const node = /^\/nodes\/([^/]+)/.exec(err.path)?.[1];
+      if (node) data.node = decodeURIComponent(node);
+      text = `${node ? `Node ${data.node}` : 'The node'} is offline or unreachable (HTTP ${err.status}: ${err.message}). Check it in proxmox_list_nodes; guests on it cannot be managed until it is back.`;
       break;
+    }
     case 'auth':
       text = `Authentication with cluster '${cluster}' failed: ${err.message}. Check the API token or user and password (proxmox-mcp doctor checks them).`;
       break;

@@ -127,6 +127,8 @@ export const infoOutput = z.object({
   type: z.enum(['qemu', 'lxc']),
   status: z.string(),
   cores: z.number().optional(),
+  /** CPU time limit in CPUs (PVE `cpulimit`; absent or 0 means no limit). */
+  cpulimit: z.number().optional(),
   sockets: z.number().optional(),
   memoryMiB: z.number().optional(),
   ostype: z.string().optional(),
@@ -213,6 +215,7 @@ export async function guestInfo(pve: PveApi, g: GuestRef): Promise<InfoOutput> {
     type: g.type,
     status: g.status,
     cores: num('cores'),
+    cpulimit: num('cpulimit') || undefined,
     sockets: num('sockets'),
     memoryMiB: num('memory'),
     ostype: str('ostype'),
@@ -242,7 +245,7 @@ export function infoText(i: InfoOutput): string {
   const kind = i.type === 'qemu' ? 'VM' : 'Container';
   const lines = [
     `${kind} ${i.vmid} ${i.name} on ${i.node}: ${i.status}${i.template ? ' (template)' : ''}${i.lock ? `, locked (${i.lock})` : ''}`,
-    `CPU ${i.cores ?? 1} core(s)${i.sockets && i.sockets > 1 ? ` x ${i.sockets} sockets` : ''}, memory ${i.memoryMiB ?? '?'} MiB${i.ostype ? `, OS type ${i.ostype}` : ''}${i.onboot ? ', starts at boot' : ''}`,
+    `CPU ${i.cores ?? 1} core(s)${i.sockets && i.sockets > 1 ? ` x ${i.sockets} sockets` : ''}${i.cpulimit ? ` limited to ${i.cpulimit} CPU` : ''}, memory ${i.memoryMiB ?? '?'} MiB${i.ostype ? `, OS type ${i.ostype}` : ''}${i.onboot ? ', starts at boot' : ''}`,
   ];
   for (const d of i.disks)
     lines.push(

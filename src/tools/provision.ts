@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { DISK_KEY, volumesIn } from '../contract/targets.js';
-import type { GuestRef, PveApi } from '../pve/index.js';
+import { type GuestRef, idAndName, type PveApi } from '../pve/index.js';
 import {
   label,
   node,
@@ -188,7 +188,7 @@ const cloneGuest = defineTool({
     });
     const target = args.target ?? guest.node;
     const kind = (args.full ?? !guest.template) ? 'full' : 'linked';
-    const what = `Clone ${label(guest.type)} ${guest.vmid} (${guest.name}) to ${newid}${args.name ? ` (${args.name})` : ''} on ${target}, ${kind}`;
+    const what = `Clone ${label(guest.type)} ${idAndName(guest)} to ${newid}${args.name ? ` (${args.name})` : ''} on ${target}, ${kind}`;
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
@@ -225,7 +225,7 @@ async function checkSharedForClone(
   if (args.storage && !shared.has(args.storage)) local.push(`the target storage ${args.storage}`);
   if (local.length)
     throw new ToolError(
-      `${label(guest.type)} ${guest.vmid} (${guest.name}) cannot be cloned to ${args.target}: PVE clones to another node only when every disk (CD-ROM ISOs included) and the target storage are shared, and here ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to ${guest.node}. Clone it on ${guest.node} and migrate the clone, or move its disks to shared storage first.`,
+      `${label(guest.type)} ${idAndName(guest)} cannot be cloned to ${args.target}: PVE clones to another node only when every disk (CD-ROM ISOs included) and the target storage are shared, and here ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to ${guest.node}. Clone it on ${guest.node} and migrate the clone, or move its disks to shared storage first.`,
     );
 }
 
@@ -245,7 +245,7 @@ const convertToTemplate = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Convert ${label(guest.type)} ${guest.vmid} (${guest.name}) to a template`,
+      what: `Convert ${label(guest.type)} ${idAndName(guest)} to a template`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, ...summary }, text);
   },
@@ -362,7 +362,7 @@ const updateConfig = defineTool({
     const pending = (await area.pending(guest.node, guest.vmid))
       .filter((p) => p.pending !== undefined || p.delete)
       .map((p) => p.key);
-    const text = `Changed ${[...changed, ...(args.delete ?? []).map((k) => `-${k}`)].join(', ')} of ${label(guest.type)} ${guest.vmid} (${guest.name})${pending.length ? `; pending until the next start: ${pending.join(', ')}` : ''}.`;
+    const text = `Changed ${[...changed, ...(args.delete ?? []).map((k) => `-${k}`)].join(', ')} of ${label(guest.type)} ${idAndName(guest)}${pending.length ? `; pending until the next start: ${pending.join(', ')}` : ''}.`;
     return ok(
       {
         vmid: guest.vmid,
@@ -402,7 +402,7 @@ const resizeDisk = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Resize ${args.disk} of ${label(guest.type)} ${guest.vmid} (${guest.name}) ${args.size.startsWith('+') ? 'by' : 'to'} ${args.size.replace('+', '')}`,
+      what: `Resize ${args.disk} of ${label(guest.type)} ${idAndName(guest)} ${args.size.startsWith('+') ? 'by' : 'to'} ${args.size.replace('+', '')}`,
     });
     return ok(
       { vmid: guest.vmid, node: guest.node, disk: args.disk, size: args.size, ...summary },
@@ -445,7 +445,7 @@ const migrateGuest = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Migrate ${label(guest.type)} ${guest.vmid} (${guest.name}) from ${guest.node} to ${args.target}`,
+      what: `Migrate ${label(guest.type)} ${idAndName(guest)} from ${guest.node} to ${args.target}`,
       ha: { guest, node: args.target },
     });
     return ok({ vmid: guest.vmid, node: guest.node, target: args.target, ...summary }, text);
@@ -478,7 +478,7 @@ const deleteContainer = defineTool({
     const { summary, text } = await runTask(ctx, task, {
       wait: args.wait,
       timeout: args.timeout,
-      what: `Delete container ${guest.vmid} (${guest.name}) on ${guest.node}`,
+      what: `Delete container ${idAndName(guest)} on ${guest.node}`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, name: guest.name, ...summary }, text);
   },

@@ -144,6 +144,18 @@ describe('protected guests, whatever the route', () => {
     }
   });
 
+  it('names a guest whose row has no name (node not reporting) by its ID alone', async () => {
+    const guest = h.sim.sim.cluster.guests.get(107);
+    if (!guest) throw new Error('no guest 107');
+    guest.config.tags = 'prod';
+    try {
+      const text = await attempt('proxmox_delete_vm', { vmid: 107 });
+      expect(text).toMatch(/^VM 107 is protected: it carries the tag 'prod'/);
+    } finally {
+      delete guest.config.tags;
+    }
+  });
+
   it('still lets unprotected guests be changed', async () => {
     const answer = await h.call('proxmox_api_request', {
       method: 'POST',

@@ -52,6 +52,29 @@ describe('guest lookup', () => {
     expect((await pve.findGuest(103)).node).toBe('pve2');
   });
 
+  it("completes a new guest's stale row from its node, and leaves an offline node's rows alone", async () => {
+    // A clone has no stats in pmxcfs until pvestatd reports on it (10 s here, as in PVE).
+    const task = await pve.qemu.clone('pve2', 9000, { newid: 9100, name: 'fresh-clone' });
+    expect((await task.wait({ minPollMs: 5 })).ok).toBe(true);
+    const calls = (path: string) => sim.sim.requests.filter((r) => r.path.endsWith(path)).length;
+    const offlineBefore = calls('/nodes/pve3/qemu');
+    expect(await pve.findGuest(9100)).toMatchObject({
+      name: 'fresh-clone',
+      status: 'stopped',
+      template: false,
+    });
+    const rows = await pve.cluster.resources('vm');
+    expect(rows.find((r) => r.vmid === 9100)).toMatchObject({ name: 'fresh-clone', maxcpu: 2 });
+    expect(rows.find((r) => r.vmid === 107)).toEqual({
+      id: 'qemu/107',
+      type: 'qemu',
+      vmid: 107,
+      node: 'pve3',
+      status: 'unknown',
+    });
+    expect(calls('/nodes/pve3/qemu')).toBe(offlineBefore);
+  });
+
   it('retries on the new node when the guest moved behind the cache', async () => {
     await pve.findGuest(201);
     // Moved by someone else: the cache still says pve1.

@@ -42,7 +42,7 @@ describe('under injected faults', () => {
     h.sim.sim.faults.add({ kind: 'status', status: 595, path: '/nodes/pve2/**' });
     const r = await h.call('proxmox_get_vm_status', { vmid: 105 });
     expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/node is offline or unreachable \(HTTP 595/);
+    expect(r.text).toMatch(/^Node pve2 is offline or unreachable \(HTTP 595/);
     expect((await h.call('proxmox_list_vms')).isError).toBeFalsy();
   });
 

@@ -16,6 +16,12 @@ describe('envelope and errors', () => {
     });
   });
 
+  it('sends integer and boolean config keys as numbers, number-typed ones as strings (check_type)', async () => {
+    const res = await sim.call('GET', '/nodes/pve2/qemu/106/config');
+    // memory is a property string since PVE 8 (`[current=]<MiB>`), so it is a string too.
+    expect(res.body?.data).toMatchObject({ cores: 1, sockets: 1, memory: '1024', cpulimit: '0.5' });
+  });
+
   it('answers an unknown path with 501 and PVE message', async () => {
     const res = await sim.call('GET', '/foo/bar');
     expect(res.status).toBe(501);

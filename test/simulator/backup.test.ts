@@ -72,6 +72,17 @@ describe('vzdump', () => {
     });
     expect(wrong.body?.message).toBe("storage 'local-lvm' does not support backups\n");
   });
+
+  it('takes an ID of no guest and fails it inside the task, as PVE/VZDump.pm does', async () => {
+    const job = await sim.task('POST', '/nodes/pve1/vzdump', {
+      vmid: '9876',
+      storage: 'backup-nfs',
+    });
+    expect(job.upid).toMatch(/:vzdump:9876:/);
+    expect(job.exitstatus).toBe('job errors');
+    expect(job.log).toContain("ERROR: Backup of VM 9876 failed - unable to find VM '9876'");
+    expect(job.log).toContain('INFO: Backup job finished with errors');
+  });
 });
 
 describe('restore', () => {

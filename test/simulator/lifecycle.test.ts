@@ -26,6 +26,14 @@ describe('VM power', () => {
     expect(again.log.at(-1)).toBe('TASK ERROR: VM 103 already running');
   });
 
+  it('start of a VM that is not on the node fails inside its task (qemu-server vm_start)', async () => {
+    const missing = await sim.task('POST', '/nodes/pve1/qemu/9876/status/start');
+    expect(missing.upid).toMatch(/:qmstart:9876:/);
+    expect(missing.exitstatus).toBe(
+      "Configuration file 'nodes/pve1/qemu-server/9876.conf' does not exist",
+    );
+  });
+
   it('reset, reboot, suspend and resume of a stopped VM are refused before any task starts', async () => {
     await sim.task('POST', '/nodes/pve1/qemu/103/status/stop');
     const tasksBefore = sim.sim.tasks.tasks.size;

@@ -40,6 +40,24 @@ describe('create', () => {
     expect(sim.sim.counters.get('guest.create')).toBeGreaterThan(0);
   });
 
+  it('a new guest has a stale resource row until pvestatd reports on it; its node knows it at once', async () => {
+    const row = async () =>
+      (await sim.data<Record<string, unknown>[]>('GET', '/cluster/resources', { type: 'vm' })).find(
+        (r) => r.vmid === 150,
+      );
+    expect(await row()).toEqual({
+      id: 'qemu/150',
+      type: 'qemu',
+      vmid: 150,
+      node: 'pve1',
+      status: 'unknown',
+    });
+    const local = await sim.data<Record<string, unknown>[]>('GET', '/nodes/pve1/qemu');
+    expect(local.find((g) => g.vmid === 150)).toMatchObject({ name: 'fresh', status: 'stopped' });
+    sim.sim.advance(10_000);
+    expect(await row()).toMatchObject({ name: 'fresh', status: 'stopped', template: 0 });
+  });
+
   it("refuses a taken vmid with PVE's message, naming where it lives", async () => {
     const res = await sim.call('POST', '/nodes/pve1/qemu', { vmid: 105, name: 'dup' });
     expect(res.status).toBe(500);

@@ -65,7 +65,7 @@ describe('core tools, read', () => {
     ]);
     const status = await h.call('proxmox_get_vm_status', { vmid: 107 });
     expect(status.isError).toBe(true);
-    expect(status.text).toMatch(/offline or unreachable/);
+    expect(status.text).toMatch(/^Node pve3 is offline or unreachable/);
   });
 
   it('shows the demo history: failed tasks from before the server started', async () => {
@@ -92,6 +92,10 @@ describe('core tools, read', () => {
       { key: 'scsi1', volume: 'local-lvm:vm-102-disk-1', size: 200 * 2 ** 30 },
     ]);
     expect(r.text).toMatch(/^VM 102 db-01 on pve1: running/);
+    // PVE sends `cpulimit` as a string ("0.5"): the info reads it as the number it is.
+    const limited = await h.call('proxmox_get_vm_info', { vmid: 106 });
+    expect(limited.structured?.cpulimit).toBe(0.5);
+    expect(limited.text).toContain('CPU 1 core(s) limited to 0.5 CPU, memory 1024 MiB');
   });
 
   it('refuses a container id on a VM tool, and names the right one', async () => {

@@ -12,12 +12,12 @@ const flag = (b: boolean) => (b ? 1 : 0);
 
 /** The resource row of a guest, as /cluster/resources and pool members show it. */
 export function guestResource(cluster: Cluster, guest: SimGuest, pool: string | undefined) {
-  const node = cluster.nodes.get(guest.node);
   const ha = cluster.haOf(guest.vmid);
-  if (!node?.online) {
-    // Its node has not reported for 5 minutes: pmxcfs dropped the guest's stats, so the row has
-    // what the cluster config knows and nothing measured (pve-manager PVE/API2Tools.pm
-    // extract_vm_stats; pool, lock and tags come from the config, PVE/API2/Cluster.pm).
+  if (cluster.isStale(guest)) {
+    // No stats in pmxcfs: its node has not reported for 5 minutes, or pvestatd has not reported
+    // on the new guest yet. The row has what the cluster config knows and nothing measured
+    // (pve-manager PVE/API2Tools.pm extract_vm_stats; pool, lock and tags come from the config,
+    // PVE/API2/Cluster.pm).
     const stale: Record<string, unknown> = {
       id: `${guest.type}/${guest.vmid}`,
       type: guest.type,
@@ -41,7 +41,7 @@ export function guestResource(cluster: Cluster, guest: SimGuest, pool: string | 
       guest.config.hostname ??
       `${guest.type === 'qemu' ? 'VM' : 'CT'} ${guest.vmid}`,
     node: guest.node,
-    status: node?.online ? (guest.running ? 'running' : 'stopped') : 'unknown',
+    status: guest.running ? 'running' : 'stopped',
     template: flag(guest.config.template === '1'),
     cpu: usage.cpu,
     maxcpu: usage.cpus,

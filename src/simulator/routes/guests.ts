@@ -378,6 +378,19 @@ function haRequest(
 function powerAction(type: GuestType, action: string) {
   return (ctx: Ctx) => {
     const { cluster, clock } = ctx;
+    // qemu-server vm_start loads the config only inside its worker: a missing VM is a failed task.
+    if (type === 'qemu' && action === 'start') {
+      const vmid = num(ctx, 'vmid') ?? 0;
+      const node = nodeParam(ctx);
+      const found = cluster.guests.get(vmid);
+      if (found?.node !== node || found.type !== type)
+        return ctx.startTask({
+          node,
+          type: 'qmstart',
+          id: String(vmid),
+          fail: `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`,
+        });
+    }
     const guest = guestFor(ctx, type);
     const label = guestLabel(type);
     const id = String(guest.vmid);
@@ -754,24 +767,10 @@ function createGuest(type: GuestType) {
       config.ostype ??= ostype ?? 'debian';
       config.arch ??= 'amd64';
     }
-    const guest: SimGuest = {
-      vmid,
-      type,
-      node,
-      config: { ...config, lock: 'create' },
-      pending: {},
-      pendingDelete: new Set(),
-      running: false,
-      paused: false,
-      startedAt: 0,
-      snapshots: new Map(),
-      ignoreShutdown: false,
-      agentRunning: false,
-      diskUsage: 0.05,
-      agentProcesses: new Map(),
-    };
-    cluster.guests.set(vmid, guest);
-    if (pool) cluster.poolAdd(pool, vmid);
+    const guest = cluster.addGuest(
+      { vmid, type, node, config: { ...config, lock: 'create' } },
+      pool,
+    );
     ctx.count('guest.create');
     const start = bool(ctx, 'start');
     return ctx.startTask({
@@ -847,24 +846,17 @@ function restoreGuest(
   const previous = existing
     ? { config: { ...existing.config }, volumes: ownedVolumes(cluster, existing) }
     : undefined;
-  const guest: SimGuest = existing ?? {
-    vmid,
-    type,
-    node,
-    config: {},
-    pending: {},
-    pendingDelete: new Set(),
-    running: false,
-    paused: false,
-    startedAt: 0,
-    snapshots: new Map(),
-    ignoreShutdown: false,
-    agentRunning: Boolean(source.agent?.startsWith('1')),
-    diskUsage: 0.3,
-    agentProcesses: new Map(),
-  };
+  const guest =
+    existing ??
+    cluster.addGuest({
+      vmid,
+      type,
+      node,
+      config: {},
+      agentRunning: Boolean(source.agent?.startsWith('1')),
+      diskUsage: 0.3,
+    });
   guest.config.lock = 'create';
-  cluster.guests.set(vmid, guest);
   if (pool) cluster.poolAdd(pool, vmid);
   ctx.count('guest.create');
   const allocated: string[] = [];
@@ -1089,24 +1081,17 @@ function cloneGuest(type: GuestType) {
         : (from[nameKey] ?? `CT${newid}`));
     const description = str(ctx, 'description');
     if (description) config.description = description;
-    const clone: SimGuest = {
-      vmid: newid,
-      type,
-      node: target,
-      config: { ...config, lock: 'clone' },
-      pending: {},
-      pendingDelete: new Set(),
-      running: false,
-      paused: false,
-      startedAt: 0,
-      snapshots: new Map(),
-      ignoreShutdown: false,
-      agentRunning: source.agentRunning,
-      diskUsage: source.diskUsage,
-      agentProcesses: new Map(),
-    };
-    cluster.guests.set(newid, clone);
-    if (pool) cluster.poolAdd(pool, newid);
+    const clone = cluster.addGuest(
+      {
+        vmid: newid,
+        type,
+        node: target,
+        config: { ...config, lock: 'clone' },
+        agentRunning: source.agentRunning,
+        diskUsage: source.diskUsage,
+      },
+      pool,
+    );
     ctx.count('guest.create');
     const allocated: string[] = [];
     const kind = full ? 'full' : 'linked';
@@ -1359,17 +1344,16 @@ function pending(ctx: Ctx, type: GuestType) {
 }
 
 /**
- * Config values typed as the schema's `returns` says (PVE's JSON carries numbers for integer and
- * boolean keys, strings for the rest).
+ * Config values as PVE's JSON carries them: numbers for integer and boolean keys, strings for the
+ * rest, `number`-typed keys such as `cpulimit` included (qemu-server PVE/QemuServer.pm and
+ * pve-container PVE/LXC/Config.pm check_type return `int()` for integers, the text for numbers).
  */
 function typedConfig(ctx: Ctx, config: Config): Record<string, string | number> {
   const props = ctx.op.returns.properties ?? {};
   const out: Record<string, string | number> = {};
   for (const [key, value] of Object.entries(config)) {
     const type = (props[key] ?? props[key.replace(/\d+$/, '[n]')])?.type;
-    const numeric =
-      (type === 'integer' || type === 'number' || type === 'boolean') &&
-      /^-?\d+(\.\d+)?$/.test(value);
+    const numeric = (type === 'integer' || type === 'boolean') && /^-?\d+(\.\d+)?$/.test(value);
     out[key] = numeric ? Number(value) : value;
   }
   return out;

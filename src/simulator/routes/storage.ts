@@ -90,10 +90,6 @@ function vzdump(ctx: Ctx) {
     : poolid
       ? [...(cluster.pools.get(poolid)?.vms ?? [])]
       : ids;
-  for (const id of wanted) {
-    if (!all && !cluster.guests.has(id))
-      throw fail(`unable to find configuration file for VM ${id}`);
-  }
   const storageId = str(ctx, 'storage') ?? 'local';
   const storage = cluster.storageOn(node, storageId);
   if (!storage.content.includes('backup'))
@@ -111,8 +107,11 @@ function vzdump(ctx: Ctx) {
   const local = wanted
     .map((id) => cluster.guests.get(id))
     .filter((g): g is SimGuest => g?.node === node);
+  // IDs of no guest run on every node and fail inside the task (pve-manager PVE/VZDump.pm
+  // get_included_guests puts them under node '', PVE/API2/VZDump.pm adds them to the local list).
+  const orphans = wanted.filter((id) => !cluster.guests.has(id));
   // Nothing selected lives on this node: PVE answers "OK" without a task.
-  if (!local.length && !all) return 'OK';
+  if (!local.length && !orphans.length && !all) return 'OK';
   const mode = str(ctx, 'mode') ?? 'snapshot';
   const compress = str(ctx, 'compress') ?? '0';
   const notesTemplate = str(ctx, 'notes-template');
@@ -122,6 +121,7 @@ function vzdump(ctx: Ctx) {
   const cmd = [
     'vzdump',
     ...local.map((g) => g.vmid),
+    ...orphans,
     `--storage ${storageId}`,
     `--mode ${mode}`,
     `--compress ${compress}`,
@@ -137,7 +137,7 @@ function vzdump(ctx: Ctx) {
   return ctx.startTask({
     node,
     type: 'vzdump',
-    id: local.length === 1 ? String(local[0]?.vmid) : '',
+    id: local.length + orphans.length === 1 ? String(local[0]?.vmid ?? orphans[0]) : '',
     durationMs: 2_000 + local.length * 6_000,
     log,
     steps: local.map((g) => `INFO: Starting Backup of VM ${g.vmid} (${g.type})`),
@@ -213,8 +213,15 @@ function vzdump(ctx: Ctx) {
         );
         ctx.count('backup.created');
       }
+      for (const id of orphans) {
+        failed++;
+        lines.push(`ERROR: Backup of VM ${id} failed - unable to find VM '${id}'`);
+      }
       lines.push(`INFO: Backup finished at ${stamp(clock.now())}`);
-      if (failed) throw new TaskError('job errors', lines);
+      if (failed) {
+        lines.push('INFO: Backup job finished with errors');
+        throw new TaskError('job errors', lines);
+      }
       lines.push('INFO: Backup job finished successfully');
       return lines;
     },
