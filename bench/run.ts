@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: measures, prints a table, writes bench/latest.json. Each ratio compares two
  * measurements taken in this same run, so figures do not depend on the machine's speed.
+ * `npm run bench -- server` runs the named suites only, and then writes nothing.
  */
 import { writeFileSync } from 'node:fs';
 import { benchClient } from './client.js';
@@ -15,8 +16,10 @@ const suites: [string, () => Promise<BenchResult[]>][] = [
   ['load', benchLoad],
 ];
 
+const only = process.argv.slice(2);
 const results: BenchResult[] = [];
 for (const [name, run] of suites) {
+  if (only.length && !only.includes(name)) continue;
   process.stderr.write(`bench: ${name}...\n`);
   results.push(...(await run()));
 }
@@ -43,7 +46,8 @@ process.stdout.write(
 );
 
 // Committed, so that the README's figures come from a real run (npm run docs renders them).
-writeFileSync(
-  'bench/latest.json',
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
-);
+if (!only.length)
+  writeFileSync(
+    'bench/latest.json',
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2)}\n`,
+  );

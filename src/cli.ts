@@ -4,12 +4,14 @@
  * built-in simulator. Logs go to stderr; on stdio, stdout carries only the protocol.
  */
 import { parseArgs } from 'node:util';
-import type { McpServer } from '@modelcontextprotocol/server';
 import { flagsOf, OPTIONS } from './config/flags.js';
-import { ConfigError, type Gathered, gatherConfig, surfaceKey } from './config/raw.js';
+import { validateConfig } from './config/load.js';
+import { ConfigError, gatherConfig } from './config/raw.js';
 import type { Config } from './config/schema.js';
-import type { ServerDeps } from './server/create.js';
-import { readSurface, serveStdio } from './transports/stdio.js';
+import { createServer, type ServerDeps } from './server/create.js';
+import { buildDeps, closeDeps } from './server/deps.js';
+import { selectTools } from './tools/registry.js';
+import { serveStdio } from './transports/stdio.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: proxmox-mcp [options]            serve MCP over stdio
@@ -97,88 +99,49 @@ async function serve(argv: string[]): Promise<number> {
       fingerprint: sim.fingerprint,
     };
   }
-  let gathered: Gathered;
+  // The whole configuration is checked, and what it opens opened, before a client is answered:
+  // a wrong setting stops the start with the setting named.
+  let config: Config;
+  let deps: ServerDeps;
   try {
-    gathered = gatherConfig({ flags: flagsOf(values), fallbackCluster });
+    config = validateConfig(gatherConfig({ flags: flagsOf(values), fallbackCluster }));
+    logLevel = config.logLevel;
+    deps = buildDeps(config, {
+      version: VERSION,
+      logger: { warn: (m) => log('warn', `warning: ${m}`) },
+    });
   } catch (err) {
     await closeDemo?.();
     throw err;
   }
-  // The checked configuration with what it opens (clients, CA files, the audit log), and the
-  // server factory: each made once, when first needed.
-  let checked: { config: Config; deps: ServerDeps } | undefined;
-  const check = async () => {
-    if (!checked) {
-      const [{ validateConfig }, { buildDeps }] = await Promise.all([
-        import('./config/load.js'),
-        import('./server/deps.js'),
-      ]);
-      const config = validateConfig(gathered);
-      logLevel = config.logLevel;
-      const deps = buildDeps(config, {
-        version: VERSION,
-        logger: { warn: (m) => log('warn', `warning: ${m}`) },
-      });
-      checked = { config, deps };
-      // A pool of a scope or protection these credentials cannot read is told now, as a warning,
-      // not first when a change is refused. Nothing waits for it; a failure here is the calls' to tell.
-      for (const [name, guard] of deps.guards)
-        if (deps.policies.get(name)?.scope.pools.length)
-          void guard.facts(false).catch(() => undefined);
-    }
-    return checked;
-  };
-  let prepared: Promise<() => McpServer> | undefined;
-  const prepare = () => {
-    prepared ??= (async () => {
-      const { config, deps } = await check();
-      const [{ selectTools }, { createServer }] = await Promise.all([
-        import('./tools/registry.js'),
-        import('./server/create.js'),
-      ]);
-      // An unknown tool or toolset stops the start.
-      selectTools({
-        toolsets: config.toolsets,
-        tools: config.tools,
-        excludeTools: config.excludeTools,
-      });
-      return () => createServer(config, deps);
-    })();
-    return prepared;
-  };
   const stop = async () => {
-    if (checked) {
-      const { closeDeps } = await import('./server/deps.js');
-      await closeDeps(checked.deps);
-    }
+    await closeDeps(deps);
     await closeDemo?.();
   };
+  try {
+    // An unknown tool or toolset stops the start too.
+    selectTools({
+      toolsets: config.toolsets,
+      tools: config.tools,
+      excludeTools: config.excludeTools,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  // A pool of a scope or protection these credentials cannot read is told now, as a warning, not
+  // first when a change is refused. Nothing waits for it; a failure here is the calls' to tell.
+  for (const [name, guard] of deps.guards)
+    if (deps.policies.get(name)?.scope.pools.length) void guard.facts(false).catch(() => undefined);
+  const factory = () => createServer(config, deps);
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
 
-  // Over stdio, a configuration whose surface the build recorded starts without loading the server.
-  const raw = gathered.raw;
-  const http = raw.http as { enabled?: unknown } | undefined;
-  const httpWanted = http?.enabled !== undefined && http.enabled !== false;
-  const surface =
-    values.demo || httpWanted
-      ? undefined
-      : readSurface(new URL('./surface.json', import.meta.url), surfaceKey(raw), VERSION);
-  if (!surface) {
-    // Without a recording, a wrong configuration stops the start, before any client connects.
-    try {
-      await prepare();
-    } catch (err) {
-      await stop();
-      throw err;
-    }
-  }
-  const config = checked?.config;
-  if (config?.http.enabled) {
+  if (config.http.enabled) {
     const { serveHttp } = await import('./transports/http.js');
-    const running = await serveHttp(await prepare(), {
+    const running = await serveHttp(factory, {
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
@@ -194,12 +157,7 @@ async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.demo) log('info', 'demo: serving a simulated cluster (3 nodes, 13 guests) over stdio');
-  const handle = serveStdio({
-    surface,
-    check,
-    prepare,
-    onerror: (err) => log('error', `error: ${err.message}`),
-  });
+  const handle = serveStdio(factory, (err) => log('error', `error: ${err.message}`));
   try {
     await Promise.race([handle.done, signalled]);
   } finally {

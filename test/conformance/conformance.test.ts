@@ -72,7 +72,7 @@ describe('MCP Inspector CLI', () => {
   // The Inspector writes under $HOME.
   const env = { HOME: mkdtempSync(join(tmpdir(), 'pmcp-inspector-')) };
 
-  // The demo loads everything at the start; a configured cluster starts from the recorded surface.
+  // The demo and a configured cluster start the same way; both are checked.
   it.each([
     ['the demo', () => [process.execPath, cli, '--demo']],
     [

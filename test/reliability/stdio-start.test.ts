@@ -1,5 +1,5 @@
 /**
- * Hostile lines at the stdio start, which reads the client's first messages itself: whatever comes,
+ * Hostile lines at the stdio start: whatever comes,
  * the process keeps serving, answers each request at most once and with well-formed JSON-RPC, and
  * still answers a plain request afterwards.
  */
