@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 
-/** The package version, read once from package.json (one level above both src/ and dist/). */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  }
-).version;
+/** Set by the build (scripts/build.ts); from source, package.json is read instead. */
+declare const PROXMOX_MCP_VERSION: string | undefined;
+
+/** The package version. */
+export const VERSION: string =
+  typeof PROXMOX_MCP_VERSION === 'string'
+    ? PROXMOX_MCP_VERSION
+    : (
+        JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+          version: string;
+        }
+      ).version;

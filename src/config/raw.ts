@@ -4,7 +4,7 @@
  * library, so the stdio start can read it before anything heavy (see load.ts for the checks).
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { parse as parseYaml } from 'yaml';
 
 export class ConfigError extends Error {}
 
@@ -84,9 +84,7 @@ function readConfigFile(path: string): Raw {
   }
   let data: unknown;
   try {
-    // yaml is loaded only when there is a file to read.
-    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
-    data = parse(text);
+    data = parseYaml(text);
   } catch (err) {
     throw new ConfigError(
       `config file '${path}' is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`,

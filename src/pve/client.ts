@@ -279,7 +279,8 @@ export class PveClient {
   }
 
   private agent(): Promise<Agent> {
-    this.agentReady ??= import('undici').then(({ Agent, buildConnector }) => {
+    // undici is CommonJS: its exports are the module's default export, bundled or not.
+    this.agentReady ??= import('undici').then(({ default: { Agent, buildConnector } }) => {
       const o = this.agentOptions;
       return new Agent({
         connect: tlsConnector(buildConnector, o.tls, {

@@ -34,9 +34,12 @@ describe('the packed package', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
       engines: unknown;
       bin: unknown;
+      dependencies?: unknown;
       mcpName: string;
     };
     expect(pkg.engines).toEqual({ node: '>=20.18.1' });
+    // The build bundles what the server runs on: installing it fetches nothing else.
+    expect(pkg.dependencies).toBeUndefined();
     expect(pkg.bin).toEqual({ 'proxmox-mcp': 'dist/cli.js' });
     expect(JSON.parse(readFileSync(join(root, 'server.json'), 'utf8')).name).toBe(pkg.mcpName);
     expect(readFileSync(join(root, 'dist/cli.js'), 'utf8').startsWith('#!/usr/bin/env node')).toBe(
