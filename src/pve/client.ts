@@ -4,7 +4,7 @@
  * type with credentials redacted.
  */
 import { readFileSync } from 'node:fs';
-import type { Agent } from 'undici';
+import type { Agent } from 'node:http';
 import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
 import type { ContractOperation, HttpMethod } from '../contract/types.js';
 import { type AuthStrategy, type TicketAnswer, TicketAuth, TokenAuth } from './auth.js';
@@ -13,7 +13,13 @@ import { PveApiError } from './errors.js';
 import { Limiter } from './limiter.js';
 import { Redactor } from './redact.js';
 import { sleep } from './sleep.js';
-import { type TlsOptions, TlsPinError, tlsConnector } from './tls.js';
+import {
+  type AgentOptions,
+  CONNECT_TIMEOUT,
+  clusterAgent,
+  type TlsOptions,
+  TlsPinError,
+} from './tls.js';
 
 export interface Logger {
   warn(message: string): void;
@@ -86,8 +92,8 @@ interface RawAnswer {
   body: string;
 }
 
-// The contract (its data is large) loads with the first request, like undici: a server that has
-// only listed its tools has not needed it.
+// The contract (its data is large) loads with the first request: a server that has only listed its
+// tools has not needed it.
 let contractReady:
   | Promise<typeof import('../contract/index.js') & typeof import('../contract/validate.js')>
   | undefined;
@@ -105,7 +111,7 @@ const NOT_SENT_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
+  CONNECT_TIMEOUT,
 ]);
 
 function errorCode(err: unknown): string | undefined {
@@ -116,14 +122,10 @@ function errorCode(err: unknown): string | undefined {
 export class PveClient {
   readonly baseUrl: string;
   private readonly origin: string;
+  private readonly endpoint: { protocol: string; hostname: string; port: string };
   private readonly apiPrefix: string;
-  private readonly agentOptions: {
-    tls: TlsOptions;
-    connectTimeoutMs: number;
-    onConnect?: () => void;
-    connections: number;
-  };
-  private agentReady?: Promise<Agent>;
+  private readonly agentOptions: AgentOptions;
+  private agentReady?: ReturnType<typeof clusterAgent>;
   private readonly limiter: Limiter;
   readonly auth: AuthStrategy;
   private readonly redactor = new Redactor();
@@ -141,6 +143,12 @@ export class PveClient {
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
       throw new Error(`unsupported URL scheme ${url.protocol}`);
     this.origin = url.origin;
+    // node:http takes an IPv6 host without its brackets.
+    this.endpoint = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port,
+    };
     this.apiPrefix = `${url.pathname.replace(/\/+$/, '')}/api2/json`;
     this.baseUrl = `${this.origin}${this.apiPrefix}`;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
@@ -158,7 +166,7 @@ export class PveClient {
     }
     // Read a CA file now, so that a wrong path shows at start, not at the first call.
     const ca = tls.ca ?? (tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined);
-    // undici is loaded on the first request: listing tools needs no connection.
+    // The agent is made on the first request: listing tools needs no connection.
     this.agentOptions = {
       tls: { ...tls, ca, caFile: undefined },
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
@@ -275,22 +283,11 @@ export class PveClient {
   }
 
   async close(): Promise<void> {
-    if (this.agentReady) await (await this.agentReady).close();
+    if (this.agentReady) (await this.agentReady).agent.destroy();
   }
 
-  private agent(): Promise<Agent> {
-    // undici is CommonJS: its exports are the module's default export, bundled or not.
-    this.agentReady ??= import('undici').then(({ default: { Agent, buildConnector } }) => {
-      const o = this.agentOptions;
-      return new Agent({
-        connect: tlsConnector(buildConnector, o.tls, {
-          timeout: o.connectTimeoutMs,
-          onConnect: o.onConnect,
-        }),
-        keepAliveTimeout: 30_000,
-        connections: o.connections,
-      });
-    });
+  private agent(): Promise<{ agent: Agent; request: typeof import('node:http').request }> {
+    this.agentReady ??= clusterAgent(this.origin.startsWith('https:'), this.agentOptions);
     return this.agentReady;
   }
 
@@ -391,67 +388,43 @@ export class PveClient {
     }
   }
 
-  /** One HTTP exchange through undici's dispatcher, keeping the reason phrase PVE puts messages in. */
-  private rawExchange(
+  /** One HTTP exchange, keeping the reason phrase PVE puts messages in. */
+  private async rawExchange(
     method: string,
     path: string,
     extraHeaders: Record<string, string>,
     body: string | undefined,
     opts: CallOptions,
   ): Promise<RawAnswer> {
-    return this.agent().then(
-      (agent) =>
-        new Promise<RawAnswer>((resolve, reject) => {
-          const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
-          if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-          const timeout = opts.timeoutMs ?? this.requestTimeoutMs;
-          const chunks: Buffer[] = [];
-          let status = 0;
-          let statusText = '';
-          let settled = false;
-          let controllerRef: { abort(reason: Error): void } | undefined;
-          const onAbort = () => controllerRef?.abort(opts.signal?.reason ?? new Error('aborted'));
-          const finish = (fn: () => void) => {
-            if (settled) return;
-            settled = true;
-            opts.signal?.removeEventListener('abort', onAbort);
-            fn();
-          };
-          opts.signal?.addEventListener('abort', onAbort, { once: true });
-          agent.dispatch(
-            {
-              origin: this.origin,
-              path,
-              method: method as 'GET',
-              headers,
-              body,
-              headersTimeout: timeout,
-              bodyTimeout: timeout,
-            },
-            {
-              onRequestStart(controller) {
-                controllerRef = controller;
-                if (opts.signal?.aborted) controller.abort(opts.signal.reason);
-              },
-              onResponseStart(_controller, statusCode, _headers, statusMessage) {
-                status = statusCode;
-                statusText = statusMessage ?? '';
-              },
-              onResponseData(_controller, chunk) {
-                chunks.push(chunk);
-              },
-              onResponseEnd() {
-                finish(() =>
-                  resolve({ status, statusText, body: Buffer.concat(chunks).toString('utf8') }),
-                );
-              },
-              onResponseError(_controller, err) {
-                finish(() => reject(err));
-              },
-            },
-          );
-        }),
-    );
+    const { agent, request } = this.agentReady ? await this.agentReady : await this.agent();
+    const timeout = opts.timeoutMs ?? this.requestTimeoutMs;
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    return new Promise<RawAnswer>((resolve, reject) => {
+      const req = request({ ...this.endpoint, path, method, headers, agent, signal: opts.signal });
+      req.setTimeout(timeout, () =>
+        req.destroy(
+          Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'ETIMEDOUT' }),
+        ),
+      );
+      req.once('error', reject);
+      req.once('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('error', reject);
+        res.once('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            statusText: res.statusMessage ?? '',
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      });
+      req.end(body);
+    });
   }
 
   private httpError(method: string, path: string, raw: RawAnswer): PveApiError {
@@ -505,10 +478,7 @@ export class PveClient {
         message: `TLS: the server's certificate is not trusted (${code ?? text}): pin its SHA-256 fingerprint or give the CA file`,
       });
     }
-    const timeout =
-      code === 'UND_ERR_HEADERS_TIMEOUT' ||
-      code === 'UND_ERR_BODY_TIMEOUT' ||
-      code === 'UND_ERR_CONNECT_TIMEOUT';
+    const timeout = code === 'ETIMEDOUT' || code === CONNECT_TIMEOUT;
     return new PveApiError({
       status: 0,
       method,

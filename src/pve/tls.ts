@@ -3,9 +3,9 @@
  * file, or a pinned certificate fingerprint (what self-signed PVE installs need). `insecure` skips
  * verification only when set explicitly.
  */
-import { readFileSync } from 'node:fs';
+import type { Agent } from 'node:http';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { buildConnector } from 'undici';
 
 export interface TlsOptions {
   /** PEM text of the CA (or certificate) to trust, instead of the system CAs. */
@@ -29,40 +29,83 @@ export class TlsPinError extends Error {
 
 export const normalizeFingerprint = (fp: string) => fp.trim().toUpperCase().replace(/-/g, ':');
 
+export interface AgentOptions {
+  tls: TlsOptions;
+  connectTimeoutMs: number;
+  /** Called for each new connection, once it is usable (after the TLS pin check). */
+  onConnect?: () => void;
+  /** Connections kept at most, in use and idle. */
+  connections: number;
+}
+
+/** How long an idle connection is kept for the next request. */
+const IDLE_MS = 15_000;
+
 /**
- * A connector for undici that applies the cluster's TLS policy. A pinned fingerprint is checked
- * as soon as the handshake ends, before any request byte is written.
+ * Node's own HTTP(S) agent for one cluster, with the matching `request`: kept-alive connections under the cluster's TLS policy.
+ * A pinned fingerprint is checked as soon as the handshake ends: no request byte can be written
+ * before it, as TLS carries no data until then.
  */
-export function tlsConnector(
-  build: typeof buildConnector,
-  tls: TlsOptions,
-  base: { timeout?: number; onConnect?: () => void } = {},
-): buildConnector.connector {
-  const pin = tls.fingerprint ? normalizeFingerprint(tls.fingerprint) : undefined;
-  const ca = tls.ca ?? (tls.caFile ? readFileSync(tls.caFile, 'utf8') : undefined);
-  const connect = build({
-    timeout: base.timeout,
-    // A pin replaces chain verification; a resumed session would hide the certificate.
-    rejectUnauthorized: !pin && !tls.insecure,
-    maxCachedSessions: pin ? 0 : undefined,
-    ...(ca ? { ca } : {}),
-  });
-  return (opts, callback) => {
-    connect(opts, (err, socket) => {
-      if (err || !socket) {
-        callback(err ?? new Error('connection failed'), null);
-        return;
-      }
-      if (pin && 'getPeerCertificate' in socket) {
+export async function clusterAgent(
+  secure: boolean,
+  o: AgentOptions,
+): Promise<{ agent: Agent; request: typeof import('node:http').request }> {
+  const common = {
+    keepAlive: true,
+    maxSockets: o.connections,
+    maxFreeSockets: o.connections,
+    timeout: IDLE_MS,
+    scheduling: 'lifo' as const,
+  };
+  const pin = o.tls.fingerprint ? normalizeFingerprint(o.tls.fingerprint) : undefined;
+  /** Watches a new connection: its connect timeout, the pin, and `onConnect`. */
+  const watch = (socket: Socket, event: 'connect' | 'secureConnect') => {
+    const timer = setTimeout(
+      () =>
+        socket.destroy(
+          Object.assign(new Error(`no connection within ${o.connectTimeoutMs} ms`), {
+            code: CONNECT_TIMEOUT,
+          }),
+        ),
+      o.connectTimeoutMs,
+    );
+    socket.once('close', () => clearTimeout(timer));
+    socket.once(event, () => {
+      clearTimeout(timer);
+      if (pin) {
         const actual = (socket as TLSSocket).getPeerCertificate().fingerprint256 ?? '';
         if (actual !== pin) {
-          socket.destroy();
-          callback(new TlsPinError(pin, actual), null);
+          socket.destroy(new TlsPinError(pin, actual));
           return;
         }
       }
-      base.onConnect?.();
-      callback(null, socket);
+      o.onConnect?.();
     });
+    return socket;
   };
+  if (!secure) {
+    const { Agent, request } = await import('node:http');
+    const agent = new (class extends Agent {
+      override createConnection(...args: Parameters<Agent['createConnection']>) {
+        return watch(super.createConnection(...args) as Socket, 'connect');
+      }
+    })(common);
+    return { agent, request };
+  }
+  const { Agent, request } = await import('node:https');
+  const agent = new (class extends Agent {
+    override createConnection(...args: Parameters<Agent['createConnection']>) {
+      return watch(super.createConnection(...args) as Socket, 'secureConnect');
+    }
+  })({
+    ...common,
+    // A pin replaces chain verification; a resumed session would hide the certificate.
+    rejectUnauthorized: !pin && !o.tls.insecure,
+    maxCachedSessions: pin ? 0 : undefined,
+    ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+  });
+  return { agent, request };
 }
+
+/** The error code of a connection that was not made in time (nothing was sent). */
+export const CONNECT_TIMEOUT = 'ECONNECT_TIMEOUT';
