@@ -85,6 +85,8 @@ export function classify(
 ): PveErrorKind {
   const all = `${message} ${Object.values(errors ?? {}).join(' ')}`;
   if (status === 401) return 'auth';
+  // PVE refuses a pool that does not exist as a permission failure (RPCEnvironment.pm check_pool_exist).
+  if (status === 403 && /\(pool '[^']*' does not exist\)/.test(message)) return 'not_found';
   if (status === 403) return 'permission';
   if (status === 595 || status === 596) return 'node_offline';
   // pveproxy could not resolve the node named in the path: there is no such node.
@@ -100,9 +102,10 @@ export function classify(
     return 'not_found';
   if (status === 400 || status === 501 || status === 413) return 'bad_request';
   if (/is locked \(/.test(all)) return 'locked';
-  if (/detected modified configuration/.test(all)) return 'conflict';
+  // QEMU says "checksum mismatch (file change by other user?)", containers "detected modified configuration".
+  if (/detected modified configuration|checksum mismatch/.test(all)) return 'conflict';
   if (/\bnot running\b/i.test(all)) return 'not_running';
-  if (/already running|\bis running\b/i.test(all)) return 'running';
+  if (/already running|\bis running\b|running container/i.test(all)) return 'running';
   if (/got timeout|timed out/i.test(all)) return 'timeout';
   // A 5xx without a message is a proxy or server failure, not a handler's refusal.
   if (status >= 500 && !message.trim()) return 'transient';

@@ -473,11 +473,15 @@ export class Cluster {
     return this.storages.get(storage)?.shared ?? false;
   }
 
-  /** The storage as available on a node, or PVE's error. */
+  /**
+   * The storage as available on a node, or PVE's error: unknown, or restricted to other nodes
+   * (pve-storage PVE/Storage.pm storage_config, storage_check_node).
+   */
   storageOn(node: string, storage: string): SimStorage {
     const s = this.storages.get(storage);
-    if (!s || (s.nodes && !s.nodes.includes(node))) {
-      throw fail(`storage '${storage}' does not exist`);
+    if (!s) throw fail(`storage '${storage}' does not exist`);
+    if (s.nodes && !s.nodes.includes(node)) {
+      throw fail(`storage '${storage}' is not available on node '${node}'`);
     }
     return s;
   }
@@ -527,10 +531,7 @@ export class Cluster {
   ): string {
     const storage = this.storageOn(node, storageId);
     const content: ContentType = type === 'lxc' ? 'rootdir' : 'images';
-    if (!storage.content.includes(content)) {
-      const what = type === 'lxc' ? 'container directories' : 'VM images';
-      throw fail(`storage '${storageId}' does not support ${what}`);
-    }
+    if (!storage.content.includes(content)) throw unsupportedContent(type, storageId);
     const free = storage.size - this.usedBytes(node, storageId);
     if (size > free) {
       throw fail(`not enough free space on storage '${storageId}' (${formatSize(free)} left)`);
@@ -560,6 +561,20 @@ export class Cluster {
     });
     return volid;
   }
+}
+
+/**
+ * A storage that cannot hold the guest's disks, as create and config updates refuse it: a
+ * parameter error on `storage` (qemu-server PVE/API2/Qemu.pm $check_storage_access; pve-container
+ * PVE/API2/LXC.pm create_vm).
+ */
+export function unsupportedContent(type: GuestType, storage: string): PveError {
+  return new PveError(400, 'Parameter verification failed.', {
+    storage:
+      type === 'qemu'
+        ? `storage '${storage}' does not support vm images`
+        : `storage '${storage}' does not support container directories`,
+  });
 }
 
 function toStorage(s: DatasetStorage): SimStorage {

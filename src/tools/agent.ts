@@ -80,12 +80,15 @@ const guestNetwork = defineTool({
         addresses: (i['ip-addresses'] ?? []).map((a) => `${a['ip-address']}/${a.prefix}`),
       }));
     } else {
-      const rows = (await ctx.pve.agent.lxcInterfaces(guest.node, guest.vmid)) as {
-        name: string;
-        hwaddr?: string;
-        inet?: string;
-        inet6?: string;
-      }[];
+      const rows = (await ctx.pve.agent.lxcInterfaces(guest.node, guest.vmid)) as
+        | { name: string; hwaddr?: string; inet?: string; inet6?: string }[]
+        | null;
+      // PVE answers null, not an error, for a container that is not running (LXC.pm get_interfaces).
+      if (!rows)
+        throw new ToolError(
+          `Container ${idAndName(guest)} is not running: it has no interfaces to show. Start it with proxmox_start_container.`,
+          { vmid: guest.vmid },
+        );
       interfaces = rows.map((r) => ({
         name: r.name,
         mac: r.hwaddr,

@@ -112,12 +112,15 @@ describe('restore', () => {
       "unable to restore VM 170 - VM 170 already exists on node 'pve1'\n",
     );
     await sim.task('POST', '/nodes/pve1/qemu/170/status/start');
-    const running = await sim.call('POST', '/nodes/pve1/qemu', {
+    // qemu-server's restore worker finds the VM running: the task fails, the VM stays as it was.
+    const running = await sim.task('POST', '/nodes/pve1/qemu', {
       vmid: 170,
       archive: vol?.volid ?? '',
       force: 1,
     });
-    expect(running.body?.message).toBe('unable to restore VM 170 - VM is running\n');
+    expect(running.upid).toMatch(/:qmrestore:170:/);
+    expect(running.exitstatus).toBe('unable to restore VM 170 - vm is running');
+    expect(sim.sim.cluster.guests.get(170)?.config.lock).toBeUndefined();
   });
 
   it('restores over an existing guest with force, replacing its disks', async () => {

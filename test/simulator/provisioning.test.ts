@@ -68,8 +68,10 @@ describe('create', () => {
 
   it('refuses a storage that cannot hold images, and a missing ISO, changing nothing', async () => {
     const before = sim.sim.cluster.guests.size;
+    // qemu-server PVE/API2/Qemu.pm $check_storage_access: a parameter error.
     const wrong = await sim.call('POST', '/nodes/pve1/qemu', { vmid: 151, scsi0: 'local:8' });
-    expect(wrong.body?.message).toBe("storage 'local' does not support VM images\n");
+    expect(wrong.status).toBe(400);
+    expect(wrong.body?.errors).toEqual({ storage: "storage 'local' does not support vm images" });
     const iso = await sim.call('POST', '/nodes/pve1/qemu', {
       vmid: 151,
       ide2: 'local:iso/nope.iso,media=cdrom',
@@ -115,9 +117,8 @@ describe('config', () => {
       digest: String(before.digest),
     });
     expect(stale.status).toBe(500);
-    expect(stale.body?.message).toBe(
-      'detected modified configuration - file changed by other user? Try again.\n',
-    );
+    // qemu-server's own text; containers say pve-common's (see the LXC case below).
+    expect(stale.body?.message).toBe('checksum mismatch (file change by other user?)\n');
     await sim.data('PUT', '/nodes/pve1/qemu/150/config', { delete: 'description,onboot' });
     const cleared = await config('pve1', 150);
     expect(cleared.description).toBeUndefined();
@@ -201,8 +202,11 @@ describe('clone and template', () => {
   it('refuses a linked clone of a VM that is not a template, and a taken newid', async () => {
     const linked = await sim.call('POST', '/nodes/pve1/qemu/101/clone', { newid: 161, full: 0 });
     expect(linked.status).toBe(500);
+    // qemu-server looks for the new config file on this node, the source's own included.
     const taken = await sim.call('POST', '/nodes/pve1/qemu/101/clone', { newid: 100 });
-    expect(taken.body?.message).toMatch(/VM 100 already exists on node 'pve1'/);
+    expect(taken.body?.message).toBe('unable to create VM 100: config file already exists\n');
+    const itself = await sim.call('POST', '/nodes/pve1/qemu/103/clone', { newid: 103 });
+    expect(itself.body?.message).toBe('unable to create VM 103: config file already exists\n');
   });
 
   it('gives the smaller shapes as PVE does: backup format, snapshot digest, clone hostname, reboot refusals', async () => {
@@ -237,22 +241,35 @@ describe('clone and template', () => {
   it('clones to another node only from shared storage, full clones too, checked before a task', async () => {
     // qemu-server PVE/API2/Qemu.pm clone_vm: every volume, a local ISO in a CD drive included, and
     // the target storage must be shared.
-    const across = await sim.call('POST', '/nodes/pve1/qemu/103/clone', {
+    // The target storage first: on this node, then shared.
+    const missing = await sim.call('POST', '/nodes/pve1/qemu/103/clone', {
       newid: 163,
       full: 1,
       target: 'pve2',
       storage: 'tank',
     });
+    expect(missing.body?.message).toBe("storage 'tank' is not available on node 'pve1'\n");
+    const unshared = await sim.call('POST', '/nodes/pve1/qemu/103/clone', {
+      newid: 163,
+      full: 1,
+      target: 'pve2',
+      storage: 'local-lvm',
+    });
+    expect(unshared.body?.message).toBe("can't clone to non-shared storage 'local-lvm'\n");
+    const across = await sim.call('POST', '/nodes/pve1/qemu/103/clone', {
+      newid: 163,
+      full: 1,
+      target: 'pve2',
+    });
     expect(across.status).toBe(500);
     expect(across.body?.message).toBe("can't clone VM to node 'pve2' (VM uses local storage)\n");
+    // A plain die, not a parameter error (qemu-server and pve-container clone_vm).
     const linked = await sim.call('POST', '/nodes/pve2/qemu/9000/clone', {
       newid: 163,
       storage: 'tank',
     });
-    expect(linked.status).toBe(400);
-    expect(linked.body?.errors).toEqual({
-      storage: "parameter 'storage' not allowed for linked clones",
-    });
+    expect(linked.status).toBe(500);
+    expect(linked.body?.message).toBe("parameter 'storage' not allowed for linked clones\n");
     expect(sim.sim.cluster.guests.has(163)).toBe(false);
   });
 
@@ -375,7 +392,7 @@ describe('delete', () => {
   it('a running container is destroyed only with force', async () => {
     await sim.task('POST', '/nodes/pve2/lxc/202/status/start').catch(() => undefined);
     expect((await sim.call('DELETE', '/nodes/pve2/lxc/202')).body?.message).toBe(
-      'CT 202 is running - destroy failed\n',
+      'unable to destroy CT 202 - container is running\n',
     );
     expect((await sim.task('DELETE', '/nodes/pve2/lxc/202', { force: 1 })).exitstatus).toBe('OK');
   });

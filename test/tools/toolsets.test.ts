@@ -218,6 +218,10 @@ describe('metrics, agent, access, cluster, api', () => {
     const net = await h.call('proxmox_get_guest_network', { vmid: 101 });
     expect(net.text).toMatch(/ens18 .* 10\.0\.1\.103\/24/);
     expect((await h.call('proxmox_get_guest_network', { vmid: 202 })).isError).toBeFalsy();
+    // PVE answers null for a stopped container's interfaces, not an error.
+    const stopped = await h.call('proxmox_get_guest_network', { vmid: 201 });
+    expect(stopped.isError).toBe(true);
+    expect(stopped.text).toMatch(/^Container 201 \([\w-]+\) is not running/);
     const none = await h.call('proxmox_get_guest_os_info', { vmid: 106 });
     expect(none.isError).toBe(true);
     expect(none.text).toMatch(/No QEMU guest agent configured/);

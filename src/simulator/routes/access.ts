@@ -97,7 +97,11 @@ export const accessRoutes: Routes = {
     if (!own && !ctx.access.has(ctx.auth, '/access', 'Sys.Audit')) {
       throw new PveError(403, 'Permission check failed (/access, Sys.Audit)');
     }
-    if (!ctx.cluster.users.get(owner ?? '')) throw fail(`no such user ('${owner}')`);
+    // An unknown user or token holds nothing: PVE answers with no privileges, not an error
+    // (pve-access-control PVE/API2/AccessControl.pm permissions, PVE/RPCEnvironment.pm).
+    const user = ctx.cluster.users.get(owner ?? '');
+    if (!user || (tokenid !== undefined && !user.tokens.has(tokenid)))
+      return path ? { [path]: {} } : {};
     return ctx.access.permissionMap(
       { userid: owner ?? '', tokenid, method: tokenid ? 'token' : 'ticket' },
       path,

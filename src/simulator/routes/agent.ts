@@ -5,7 +5,7 @@ import { num } from '../context.js';
 import { fail } from '../errors.js';
 import { hash32 } from '../random.js';
 import type { SimGuest } from '../state.js';
-import { guestFor } from './guests.js';
+import { guestFor, nodeParam } from './guests.js';
 
 const OS: Record<
   string,
@@ -34,13 +34,20 @@ const OS: Record<
   },
 };
 
-/** The agent answers only when configured, the VM runs, and the agent inside is up. */
+/**
+ * The agent answers only when configured, the VM runs, and the agent inside is up. Only an unset
+ * `agent` is "not configured"; a disabled one gives the VM no agent socket, so its ping fails
+ * (qemu-server PVE/QemuServer/Agent.pm assert_agent_available).
+ */
 function agentGuest(ctx: Ctx): SimGuest {
   const guest = guestFor(ctx, 'qemu');
-  const agent = guest.config.agent ? parsePropertyString(guest.config.agent, 'enabled') : {};
-  if (agent.enabled !== '1') throw fail('No QEMU guest agent configured');
+  if (guest.config.agent === undefined) throw fail('No QEMU guest agent configured');
   if (!guest.running) throw fail(`VM ${guest.vmid} is not running`);
-  if (!guest.agentRunning || guest.paused) throw fail('QEMU guest agent is not running');
+  const enabled = /^(1|on|yes|true)$/i.test(
+    parsePropertyString(guest.config.agent, 'enabled').enabled ?? '',
+  );
+  if (!enabled || !guest.agentRunning || guest.paused)
+    throw fail('QEMU guest agent is not running');
   return guest;
 }
 
@@ -227,7 +234,11 @@ export const agentRoutes: Routes = {
     const guest = agentGuest(ctx);
     const pid = num(ctx, 'pid') ?? 0;
     const proc = guest.agentProcesses.get(pid);
-    if (!proc) throw fail(`Agent error: Invalid parameter 'pid'`);
+    // The agent's error, as qemu-server PVE/QMPClient.pm reports a failed qga command.
+    if (!proc)
+      throw fail(
+        `VM ${guest.vmid} qga command 'guest-exec-status' failed - Invalid parameter 'pid'`,
+      );
     if (ctx.clock.now() < proc.startedAt + proc.runsFor) return { exited: 0 };
     const out: Record<string, unknown> = { exited: 1, exitcode: proc.exitcode };
     if (proc.out) out['out-data'] = proc.out;
@@ -235,8 +246,11 @@ export const agentRoutes: Routes = {
     return out;
   },
   'GET /nodes/{node}/lxc/{vmid}/interfaces': (ctx) => {
-    const guest = guestFor(ctx, 'lxc');
-    if (!guest.running) throw fail(`CT ${guest.vmid} not running`);
+    // pve-container PVE/LXC.pm get_interfaces reads no config: without a running container of
+    // that vmid on this node there is no pid to enter, and the answer is null.
+    const node = nodeParam(ctx);
+    const guest = ctx.cluster.guests.get(num(ctx, 'vmid') ?? 0);
+    if (!guest || guest.node !== node || guest.type !== 'lxc' || !guest.running) return null;
     // PVE 9 reports both the old (hwaddr, inet) and the agent-style (ip-addresses) fields.
     const row = (name: string, mac: string, inet: string, inet6?: string) => {
       const [ip = '', prefix = '32'] = inet.split('/');

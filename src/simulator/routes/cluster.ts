@@ -224,6 +224,17 @@ function haStatus(ctx: Ctx) {
   return out;
 }
 
+/**
+ * A service id; a bare vmid names the VM or container that has it (pve-ha-manager
+ * PVE/HA/Config.pm parse_sid).
+ */
+function parseSid(cluster: Cluster, sid: string): string {
+  if (!/^\d+$/.test(sid)) return sid;
+  const guest = cluster.guests.get(Number(sid));
+  if (!guest) throw fail(`unable to detect SID from VMID - VM/CT ${sid} does not exist`);
+  return `${guest.type === 'qemu' ? 'vm' : 'ct'}:${sid}`;
+}
+
 function haResource(cluster: Cluster, sid: string) {
   const res = cluster.ha.get(sid);
   if (!res) throw fail(`no such resource '${sid}'`);
@@ -301,11 +312,8 @@ export const clusterRoutes: Routes = {
       .filter((r) => !type || r.type === type)
       .map((r) => haResource(ctx.cluster, r.sid));
   },
-  'GET /cluster/ha/resources/{sid}': (ctx) => {
-    const sid = str(ctx, 'sid') ?? '';
-    // A bare vmid names a VM, as ha-manager accepts it.
-    return haResource(ctx.cluster, /^\d+$/.test(sid) ? `vm:${sid}` : sid);
-  },
+  'GET /cluster/ha/resources/{sid}': (ctx) =>
+    haResource(ctx.cluster, parseSid(ctx.cluster, str(ctx, 'sid') ?? '')),
   'GET /cluster/ha/status/current': haStatus,
 
   'GET /nodes': nodeRows,

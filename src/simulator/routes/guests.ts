@@ -23,6 +23,7 @@ import {
   parseDisk,
   type SimGuest,
   type SimHaResource,
+  unsupportedContent,
 } from '../state.js';
 import type { TaskSpec } from '../tasks.js';
 
@@ -100,6 +101,19 @@ function skiplock(ctx: Ctx): boolean {
   return true;
 }
 
+/** A vmid in use anywhere in the cluster (pve-cluster PVE/Cluster.pm check_vmid_unused). */
+const vmidTaken = (existing: SimGuest) =>
+  `${guestLabel(existing.type)} ${existing.vmid} already exists on node '${existing.node}'`;
+
+/** A pool that does not exist is a 403 (pve-access-control PVE/RPCEnvironment.pm check_pool_exist). */
+function checkPool(ctx: Ctx, pool: string | undefined): void {
+  if (pool !== undefined && !ctx.cluster.pools.has(pool))
+    throw new PveError(403, `Permission check failed (pool '${pool}' does not exist)`);
+}
+
+/** create_vm's own refusal names nothing: raise_perm_exc() without an argument (pve-common). */
+const notAllowed = () => new PveError(403, 'Permission check failed');
+
 /** The config as GET shows it: pending values applied unless `current` is asked for. */
 function viewConfig(guest: SimGuest, current: boolean): Config {
   if (current) return { ...guest.config };
@@ -148,6 +162,7 @@ function configEntries(
   ctx: Ctx,
   guest: { type: GuestType; vmid: number; node: string },
   allocated: string[],
+  update = false,
 ) {
   const { cluster } = ctx;
   const out: Config = {};
@@ -161,7 +176,8 @@ function configEntries(
         : Array.isArray(raw)
           ? raw.join(',')
           : String(raw);
-    if (isDiskKey(guest.type, key)) value = allocateFromSpec(cluster, guest, key, value, allocated);
+    if (isDiskKey(guest.type, key))
+      value = allocateFromSpec(cluster, guest, key, value, allocated, update);
     if (/^net\d+$/.test(key)) value = completeNet(cluster, guest.type, guest.vmid, key, value);
     out[key] = value;
   }
@@ -174,6 +190,7 @@ function allocateFromSpec(
   key: string,
   value: string,
   allocated: string[],
+  update: boolean,
 ): string {
   const defaultKey = guest.type === 'lxc' && key !== 'rootfs' ? 'volume' : 'file';
   const opts = parsePropertyString(value, defaultKey);
@@ -187,6 +204,11 @@ function allocateFromSpec(
   const m = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)$/i.exec(spec);
   if (m) {
     const size = Math.round(Number(m[2]) * 2 ** 30);
+    const store = cluster.storages.get(m[1] as string);
+    // A container's config update refuses such a storage in its own words, not as a parameter
+    // error (pve-container PVE/LXC/Config.pm update_pct_config).
+    if (update && guest.type === 'lxc' && store && !store.content.includes('rootdir'))
+      throw fail(`storage '${store.storage}' does not allow content type 'rootdir' (Container)`);
     const volid = cluster.allocateDisk(guest.node, m[1] as string, guest.vmid, size, guest.type);
     allocated.push(volid);
     return formatPropertyString(
@@ -197,6 +219,30 @@ function allocateFromSpec(
   if (spec.includes(':') && !cluster.volume(guest.node, spec))
     throw fail(`volume '${spec}' does not exist`);
   return value;
+}
+
+/**
+ * qemu-server's check of the storages new disks (`storage:size`) go to, before it creates or
+ * changes anything: the storage must exist and hold VM images (PVE/API2/Qemu.pm
+ * $check_storage_access). Whether the node has it is found when the disk is allocated.
+ */
+function checkNewDiskStorages(ctx: Ctx, type: GuestType): void {
+  for (const [key, raw] of Object.entries(ctx.params)) {
+    if (!isDiskKey(type, key) || typeof raw !== 'string') continue;
+    const opts = parsePropertyString(raw, 'file');
+    if (opts.media === 'cdrom') continue;
+    const m = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(?:\.\d+)?)$/i.exec(opts.file ?? '');
+    if (!m) continue;
+    const storage = ctx.cluster.storages.get(m[1] as string);
+    if (!storage) throw fail(`storage '${m[1]}' does not exist`);
+    if (!storage.content.includes('images')) throw unsupportedContent(type, storage.storage);
+  }
+}
+
+/** An allocation refused inside a task: the task fails with the refusal's text. */
+function taskFailure(err: unknown): TaskError {
+  const { message, errors } = err as PveError;
+  return new TaskError(errors ? (Object.values(errors)[0] ?? message) : message);
 }
 
 function freeVolumes(cluster: Cluster, node: string, volids: string[]) {
@@ -430,8 +476,13 @@ function powerAction(type: GuestType, action: string) {
           node,
           type: `${typePrefix(type)}start`,
           run: () => {
+            // qemu-server PVE/QemuServer.pm vm_start; pve-container PVE/API2/LXC/Status.pm vm_start.
             if (cluster.isTemplate(guest))
-              throw new TaskError("you can't start a vm if it's a template");
+              throw new TaskError(
+                type === 'qemu'
+                  ? "you can't start a vm if it's a template"
+                  : "you can't start a CT if it's a template",
+              );
             lockCheck();
             if (guest.running) throw new TaskError(`${label} ${id} already running`);
             checkBridges(cluster, guest);
@@ -446,8 +497,12 @@ function powerAction(type: GuestType, action: string) {
       }
       case 'stop': {
         if (type === 'lxc' && !guest.running) throw fail(`CT ${id} not running`);
-        if (ha && bool(ctx, 'overrule-shutdown'))
-          throw fail(`parameter 'overrule-shutdown' is not supported for HA-managed guests`);
+        // qemu-server PVE/API2/Qemu.pm vm_stop (not for a migration's stop), pve-container
+        // PVE/API2/LXC/Status.pm vm_stop: a parameter error.
+        if (ha && !(type === 'qemu' && str(ctx, 'migratedfrom')) && bool(ctx, 'overrule-shutdown'))
+          throw new PveError(400, 'Parameter verification failed.', {
+            'overrule-shutdown': 'Not applicable for HA resources.',
+          });
         const stop = {
           node,
           type: `${typePrefix(type)}stop`,
@@ -497,6 +552,30 @@ function powerAction(type: GuestType, action: string) {
         // Both kinds say "VM" here, and a paused VM fails as its shutdown would.
         if (!guest.running) throw fail(`VM ${id} not running`);
         if (type === 'qemu' && guest.paused) throw fail('VM is paused - cannot shutdown');
+        if (type === 'lxc') {
+          // pve-container PVE/LXC.pm vm_reboot checks no lock and stops with kill-after-timeout
+          // (`lxc-stop` without --nokill), so a container ignoring the shutdown is killed when the
+          // timeout (lxc-stop's 60 s by default) runs out. Its start then goes through the prestart
+          // hook, which refuses a locked container (src/lxc-pve-prestart-hook): stopped, failed.
+          return ctx.startTask({
+            node,
+            type: 'vzreboot',
+            id,
+            durationMs: guest.ignoreShutdown ? (num(ctx, 'timeout') ?? 60) * 1000 : undefined,
+            run: () => {
+              if (!guest.running) return [];
+              const lock = guest.config.lock;
+              if (lock && lock !== 'mounted') {
+                stopGuest(guest);
+                throw new TaskError(
+                  `command 'systemctl start pve-container@${id}' failed: exit code 1`,
+                );
+              }
+              startGuest(guest, clock.now());
+              return [];
+            },
+          });
+        }
         return ctx.startTask({
           node,
           type: `${typePrefix(type)}reboot`,
@@ -627,22 +706,38 @@ function powerAction(type: GuestType, action: string) {
 function updateConfig(ctx: Ctx, guest: SimGuest): string[] {
   const { cluster } = ctx;
   const digest = str(ctx, 'digest');
-  if (digest && digest !== cluster.digest(guest)) {
-    throw fail('detected modified configuration - file changed by other user? Try again.');
-  }
-  if (!skiplock(ctx)) cluster.assertUnlocked(guest);
+  const skip = skiplock(ctx);
   const deletes = (str(ctx, 'delete') ?? '').split(/[,; ]+/).filter(Boolean);
   const reverts = (str(ctx, 'revert') ?? '').split(/[,; ]+/).filter(Boolean);
-  for (const key of deletes) {
-    if (key in ctx.params)
-      throw new PveError(400, 'Parameter verification failed.', {
-        delete: `unable to delete '${key}' - duplicate key in set and delete`,
-      });
+  // A key both set and deleted; PVE's own quoting, one quote short (qemu-server PVE/API2/Qemu.pm
+  // $update_vm_api, pve-container PVE/API2/LXC/Config.pm update_vm).
+  const bothSetAndDeleted = () => {
+    for (const key of deletes) {
+      if (key in ctx.params)
+        throw new PveError(400, 'Parameter verification failed.', {
+          delete: `you can't use '-${key}' and -delete ${key}' at the same time`,
+        });
+    }
+  };
+  if (guest.type === 'qemu') {
+    // qemu-server checks the parameters and new disks' storages first, then loads the config:
+    // digest, then lock.
+    bothSetAndDeleted();
+    checkNewDiskStorages(ctx, 'qemu');
+    if (digest && digest !== cluster.digest(guest))
+      throw fail('checksum mismatch (file change by other user?)');
+    if (!skip) cluster.assertUnlocked(guest);
+  } else {
+    // pve-container: lock, digest (PVE/Tools.pm assert_if_modified), then the parameters.
+    if (!skip) cluster.assertUnlocked(guest);
+    if (digest && digest !== cluster.digest(guest))
+      throw fail('detected modified configuration - file changed by other user? Try again.');
+    bothSetAndDeleted();
   }
   const allocated: string[] = [];
   let entries: Config;
   try {
-    entries = configEntries(ctx, guest, allocated);
+    entries = configEntries(ctx, guest, allocated, true);
   } catch (err) {
     freeVolumes(cluster, guest.node, allocated);
     throw err;
@@ -716,19 +811,20 @@ function createGuest(type: GuestType) {
           ? str(ctx, 'ostemplate')
           : undefined;
     if (archive) return restoreGuest(ctx, type, node, vmid, archive);
+    const existing = cluster.guests.get(vmid);
+    // pve-container PVE/API2/LXC.pm create_vm checks the vmid first (pve-cluster PVE/Cluster.pm
+    // check_vmid_unused); qemu-server PVE/API2/Qemu.pm create_vm only when it creates the config,
+    // after the pool, the permission and the new disks' storages.
+    if (type === 'lxc' && existing) throw fail(vmidTaken(existing));
+    checkPool(ctx, pool);
     if (
       !ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Allocate') &&
       !(pool && ctx.access.has(ctx.auth, `/pool/${pool}`, 'VM.Allocate'))
     ) {
-      throw new PveError(403, `Permission check failed (/vms/${vmid}, VM.Allocate)`);
+      throw notAllowed();
     }
-    const existing = cluster.guests.get(vmid);
-    if (existing) {
-      throw fail(
-        `unable to create ${label} ${vmid} - ${guestLabel(existing.type)} ${vmid} already exists on node '${existing.node}'`,
-      );
-    }
-    if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
+    if (type === 'qemu') checkNewDiskStorages(ctx, type);
+    if (existing) throw fail(`unable to create ${label} ${vmid} - ${vmidTaken(existing)}`);
     let ostype: string | undefined;
     if (type === 'lxc') {
       const template = str(ctx, 'ostemplate');
@@ -803,34 +899,41 @@ function restoreGuest(
 ): string {
   const { cluster } = ctx;
   const label = guestLabel(type);
+  const existing = cluster.guests.get(vmid);
+  const force = bool(ctx, 'force');
+  const pool = str(ctx, 'pool');
+  // Overwriting takes force and the guest's config on this node (`-f` of the local config file).
+  const overwrite =
+    force && existing?.type === type && existing.node === node ? existing : undefined;
+  if (type === 'lxc') {
+    // pve-container PVE/API2/LXC.pm create_vm, before anything else: a vmid taken by anything but
+    // this node's container being overwritten, or that container running.
+    if (existing && !overwrite) throw fail(vmidTaken(existing));
+    if (overwrite?.running) throw fail("can't overwrite running container");
+  }
+  checkPool(ctx, pool);
+  const allowed =
+    ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Allocate') ||
+    (pool && ctx.access.has(ctx.auth, `/pool/${pool}`, 'VM.Allocate')) ||
+    (overwrite && ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Backup'));
+  if (!allowed) throw notAllowed();
   const vol = cluster.volume(node, archive);
   if (!vol?.backup) throw fail(`volume '${archive}' does not exist`);
   if (vol.backup.type !== type)
     throw fail(
       `unable to restore ${label} ${vmid} - wrong archive type for a ${type === 'qemu' ? 'VM' : 'container'}`,
     );
-  const existing = cluster.guests.get(vmid);
-  const force = bool(ctx, 'force');
-  const allowed =
-    ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Allocate') ||
-    (existing && ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Backup'));
-  if (!allowed) throw new PveError(403, `Permission check failed (/vms/${vmid}, VM.Allocate)`);
   if (existing) {
-    if (!force)
-      throw fail(
-        `unable to restore ${label} ${vmid} - ${guestLabel(existing.type)} ${vmid} already exists on node '${existing.node}'`,
-      );
+    // qemu-server: create_and_lock_config (pve-guest-common PVE/AbstractConfig.pm) refuses a
+    // taken vmid without force.
+    if (!force) throw fail(`unable to restore ${label} ${vmid} - ${vmidTaken(existing)}`);
     if (existing.node !== node)
       throw fail(
         `unable to restore ${label} ${vmid} - ${label} ${vmid} already exists on node '${existing.node}'`,
       );
     if (existing.type !== type)
       throw fail(`unable to restore ${label} ${vmid} - it is a ${guestLabel(existing.type)}`);
-    if (existing.running) throw fail(`unable to restore ${label} ${vmid} - ${label} is running`);
-    cluster.assertUnlocked(existing);
   }
-  const pool = str(ctx, 'pool');
-  if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
   // A container restore goes to `storage`, by default `local`, which must hold container volumes
   // (pve-container PVE/API2/LXC.pm create_vm); a VM goes back to its original storages.
   const targetStorage = str(ctx, 'storage') ?? (type === 'lxc' ? 'local' : undefined);
@@ -839,9 +942,21 @@ function restoreGuest(
     targetStorage &&
     !cluster.storageOn(node, targetStorage).content.includes('rootdir')
   )
-    throw new PveError(400, 'Parameter verification failed.', {
-      storage: `storage '${targetStorage}' does not support container directories`,
-    });
+    throw unsupportedContent('lxc', targetStorage);
+  if (overwrite) {
+    // create_and_lock_config refuses a locked guest, prefixed as create_vm prefixes its errors.
+    const lock = overwrite.config.lock;
+    if (lock) throw fail(`unable to restore ${label} ${vmid} - ${label} is locked (${lock})`);
+    // qemu-server's restore worker finds the VM running (PVE/API2/Qemu.pm create_vm $restorefn):
+    // the task fails, the VM is left as it was.
+    if (overwrite.running)
+      return ctx.startTask({
+        node,
+        type: 'qmrestore',
+        id: String(vmid),
+        fail: `unable to restore VM ${vmid} - vm is running`,
+      });
+  }
   const source = vol.backup.config;
   const previous = existing
     ? { config: { ...existing.config }, volumes: ownedVolumes(cluster, existing) }
@@ -883,11 +998,16 @@ function restoreGuest(
           if (disk) {
             const storage = targetStorage ?? disk.volid.split(':')[0] ?? 'local-lvm';
             const size = parseSize(disk.opts.size ?? '') ?? 8 * 2 ** 30;
+            // qemu-server's restore asks this of each target storage in its own words
+            // (PVE/QemuServer.pm $parse_backup_hints).
+            const store = cluster.storages.get(storage);
+            if (type === 'qemu' && store && !store.content.includes('images'))
+              throw new TaskError(`Content type 'images' is not available on storage '${storage}'`);
             let volid: string;
             try {
               volid = cluster.allocateDisk(node, storage, vmid, size, type);
             } catch (err) {
-              throw new TaskError((err as Error).message);
+              throw taskFailure(err);
             }
             allocated.push(volid);
             const defaultKey = type === 'lxc' && key !== 'rootfs' ? 'volume' : 'file';
@@ -952,8 +1072,9 @@ function destroyGuest(type: GuestType) {
     if (guest.config.protection === '1')
       throw fail(`can't remove ${label} ${vmid} - protection mode enabled`);
     if (guest.running) {
-      if (type === 'qemu' || !bool(ctx, 'force'))
-        throw fail(`${label} ${vmid} is running - destroy failed`);
+      // qemu-server PVE/API2/Qemu.pm destroy_vm; pve-container PVE/API2/LXC.pm destroy_vm.
+      if (type === 'qemu') throw fail(`VM ${vmid} is running - destroy failed`);
+      if (!bool(ctx, 'force')) throw fail(`unable to destroy CT ${vmid} - container is running`);
     }
     const purge = bool(ctx, 'purge');
     const ha = cluster.haOf(vmid);
@@ -1016,38 +1137,47 @@ function cloneGuest(type: GuestType) {
     const storage = str(ctx, 'storage');
     const pool = str(ctx, 'pool');
     const snapname = str(ctx, 'snapname');
-    if (newid === source.vmid) throw fail('clone: cannot clone to itself');
-    const existing = cluster.guests.get(newid);
-    if (existing)
-      throw fail(
-        `unable to create ${label} ${newid} - ${guestLabel(existing.type)} ${newid} already exists on node '${existing.node}'`,
-      );
+    // The order is PVE's (qemu-server PVE/API2/Qemu.pm clone_vm $load_and_check, pve-container
+    // PVE/API2/LXC.pm clone_vm), all before any task starts unless said otherwise.
+    checkPool(ctx, pool);
     const targetNode = cluster.nodes.get(target);
     if (!targetNode) throw fail(`no such cluster node '${target}'`);
     if (!targetNode.online) throw fail(`target node '${target}' is not online`);
-    if (pool && !cluster.pools.has(pool)) throw fail(`pool '${pool}' does not exist`);
-    if (!full) {
-      if (storage)
-        throw new PveError(400, 'Parameter verification failed.', {
-          storage: "parameter 'storage' not allowed for linked clones",
-        });
-      if (!isTemplate)
-        throw fail(
-          `Linked clone feature is not supported for a ${type === 'qemu' ? 'VM' : 'container'} that isn't a template`,
-        );
+    if (storage) {
+      // The storage on this node (qemu-server: holding VM images), on the target node, and shared
+      // when that is another node.
+      const s = cluster.storageOn(source.node, storage);
+      if (type === 'qemu' && !s.content.includes('images'))
+        throw unsupportedContent('qemu', storage);
+      if (target !== source.node) {
+        cluster.storageOn(target, storage);
+        if (!s.shared) throw fail(`can't clone to non-shared storage '${storage}'`);
+      }
     }
-    if (snapname && !source.snapshots.has(snapname))
-      throw fail(`snapshot '${snapname}' does not exist`);
-    if (type === 'lxc' && source.running && !snapname && full)
-      throw fail(`unable to clone a running container without a snapshot`);
     cluster.assertUnlocked(source);
+    const existing = cluster.guests.get(newid);
+    // pve-container creates the new config first: any guest with that vmid, the source itself
+    // included, is refused as pve-cluster PVE/Cluster.pm check_vmid_unused says.
+    if (type === 'lxc' && existing) throw fail(vmidTaken(existing));
+    const snapshotCheck = () => {
+      if (snapname && !source.snapshots.has(snapname))
+        throw fail(`snapshot '${snapname}' does not exist`);
+    };
+    if (type === 'qemu') snapshotCheck();
+    if (storage && !full) throw fail("parameter 'storage' not allowed for linked clones");
+    if (type === 'lxc') snapshotCheck();
+    if (type === 'lxc' && source.running && !snapname && full)
+      throw fail('Full clone of a running container is only possible from a snapshot');
+    if (!full && !isTemplate)
+      throw fail(
+        `Linked clone feature is not supported for a ${type === 'qemu' ? 'VM' : 'container'} that isn't a template`,
+      );
     const from = snapname
       ? (source.snapshots.get(snapname)?.config ?? source.config)
       : source.config;
     const disks = cluster.disksOf(type, from).filter((d) => !d.key.startsWith('unused'));
     // To another node, every volume (a local ISO in a CD drive too) and the target storage must
-    // be shared, full clones included, before any task starts (qemu-server PVE/API2/Qemu.pm and
-    // pve-container PVE/API2/LXC.pm clone_vm).
+    // be shared, full clones included.
     if (target !== source.node) {
       const volumes = [
         ...disks.map((d) => d.volid),
@@ -1058,9 +1188,20 @@ function cloneGuest(type: GuestType) {
       ];
       const local = [...volumes.map((v) => v.split(':')[0] ?? ''), ...(storage ? [storage] : [])];
       if (local.some((id) => !cluster.storages.get(id)?.shared))
-        throw fail(
-          `can't clone ${type === 'qemu' ? 'VM' : 'CT'} to node '${target}' (${type === 'qemu' ? 'VM' : 'CT'} uses local storage)`,
-        );
+        throw fail(`can't clone ${label} to node '${target}' (${label} uses local storage)`);
+    }
+    if (existing) {
+      // qemu-server looks only for a config file of that vmid on this node (the source itself
+      // included). Any other guest with that vmid is found when the worker writes the new config:
+      // pmxcfs refuses the rename, and the task fails.
+      if (existing.type === 'qemu' && existing.node === source.node)
+        throw fail(`unable to create VM ${newid}: config file already exists`);
+      return ctx.startTask({
+        node: source.node,
+        type: 'qmclone',
+        id: String(source.vmid),
+        fail: `close (rename) atomic file '/etc/pve/nodes/${source.node}/qemu-server/${newid}.conf' failed: File exists`,
+      });
     }
     for (const d of disks) cluster.storageOn(target, storage ?? d.volid.split(':')[0] ?? '');
     const config: Config = {};
@@ -1115,7 +1256,7 @@ function cloneGuest(type: GuestType) {
           try {
             volid = cluster.allocateDisk(target, store, newid, d.size, type);
           } catch (err) {
-            throw new TaskError((err as Error).message);
+            throw taskFailure(err);
           }
           allocated.push(volid);
           if (!full) {
@@ -1162,7 +1303,7 @@ function migrateGuest(type: GuestType) {
     if (guest.running) {
       if (type === 'qemu' && !online) throw fail(`can't migrate running VM without --online`);
       if (type === 'lxc' && !restart && !online)
-        throw fail(`CT is running - use online or restart migration`);
+        throw fail("can't migrate running container without --online or --restart");
       if (type === 'lxc' && online) throw fail('lxc live migration is currently not implemented');
     }
     const disks = cluster.disksOf(type, guest.config);
@@ -1233,16 +1374,18 @@ function templateGuest(type: GuestType) {
     const { cluster } = ctx;
     const guest = guestFor(ctx, type);
     const label = guestLabel(type);
-    if (cluster.isTemplate(guest)) throw fail(`${label} ${guest.vmid} is already a template`);
+    // Lock, snapshots, template, running (qemu-server PVE/API2/Qemu.pm template,
+    // pve-container PVE/API2/LXC.pm template).
+    cluster.assertUnlocked(guest);
     if (guest.snapshots.size)
-      throw fail(
-        `you can't convert a ${type === 'qemu' ? 'VM' : 'CT'} to template if it has snapshots`,
-      );
+      throw fail(`unable to create template, because ${label} contains snapshots`);
+    if (cluster.isTemplate(guest)) throw fail("you can't convert a template to a template");
     if (guest.running)
       throw fail(
-        `you can't convert a template to a template while the ${type === 'qemu' ? 'VM' : 'CT'} is running`,
+        type === 'qemu'
+          ? "you can't convert a VM to template if VM is running"
+          : "you can't convert a CT to template if the CT is running",
       );
-    cluster.assertUnlocked(guest);
     const upid = ctx.startTask({
       node: guest.node,
       type: `${typePrefix(type)}template`,

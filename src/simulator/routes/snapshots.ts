@@ -4,7 +4,7 @@ import { bool, str } from '../context.js';
 import type { GuestType } from '../dataset-types.js';
 import { fail } from '../errors.js';
 import { type Config, guestLabel, type SimGuest, type SimSnapshot } from '../state.js';
-import { guestFor } from './guests.js';
+import { guestFor, nodeParam } from './guests.js';
 
 const prefix = (type: GuestType) => (type === 'qemu' ? 'qm' : 'vz');
 
@@ -51,9 +51,21 @@ export function snapshotRoutes(type: GuestType): Routes {
 
     [`POST ${base}`]: (ctx: Ctx) => {
       const { cluster } = ctx;
-      const guest = guestFor(ctx, type);
+      nodeParam(ctx);
       const name = str(ctx, 'snapname') ?? '';
-      if (name === 'current' || name === 'pending') throw fail(`invalid snapshot name '${name}'`);
+      // Refused before the config is read: qemu-server PVE/API2/Qemu.pm snapshot reserves
+      // 'current' and, in any case, 'pending'; pve-container PVE/API2/LXC/Snapshot.pm 'current'
+      // and 'vzdump'.
+      const reserved =
+        name === 'current'
+          ? 'current'
+          : type === 'qemu' && name.toLowerCase() === 'pending'
+            ? 'pending'
+            : type === 'lxc' && name === 'vzdump'
+              ? 'vzdump'
+              : undefined;
+      if (reserved) throw fail(`unable to use snapshot name '${reserved}' (reserved name)`);
+      const guest = guestFor(ctx, type);
       if (guest.snapshots.has(name)) throw fail(`snapshot name '${name}' already used`);
       cluster.assertUnlocked(guest);
       const vmstate = type === 'qemu' && bool(ctx, 'vmstate') && guest.running;

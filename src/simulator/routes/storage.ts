@@ -74,11 +74,14 @@ function vzdump(ctx: Ctx) {
     .filter(Boolean)
     .map(Number);
   const poolid = str(ctx, 'pool');
-  if (!all && !ids.length && !poolid)
+  // pve-manager PVE/API2/VZDump.pm vzdump refuses stdout outside the CLI first, then
+  // PVE/VZDump.pm verify_vzdump_parameters wants something to back up.
+  if (bool(ctx, 'stdout'))
     throw new PveError(400, 'Parameter verification failed.', {
-      vmid: 'property is missing and it is not optional',
+      stdout: 'option is only allowed on the command line interface.',
     });
-  if (bool(ctx, 'stdout')) throw fail('stdout is not supported over the API');
+  if (!all && !ids.length && !poolid && !bool(ctx, 'stop'))
+    throw new PveError(400, 'Parameter verification failed.', { vmid: 'property is missing' });
   const exclude = new Set(
     (str(ctx, 'exclude') ?? '')
       .split(/[,; ]+/)
@@ -247,7 +250,11 @@ export const storageRoutes: Routes = {
   },
   'GET /nodes/{node}/storage/{storage}/status': (ctx) => {
     const node = nodeParam(ctx);
-    const s = ctx.cluster.storageOn(node, str(ctx, 'storage') ?? '');
+    const id = str(ctx, 'storage') ?? '';
+    // Not storageOn's "not available on node": this view has its own answer for a storage the
+    // node lacks (pve-storage PVE/API2/Storage/Status.pm read_status), kept as it was here.
+    const s = storagesOn(ctx.cluster, node).find((x) => x.storage === id);
+    if (!s) throw fail(`storage '${id}' does not exist`);
     const { storage: _s, used_fraction: _f, ...status } = storageStatus(ctx.cluster, node, s);
     return status;
   },
