@@ -43,7 +43,7 @@ export interface ServerDeps {
 export const INSTRUCTIONS = [
   'Manages Proxmox VE clusters: nodes, QEMU virtual machines and LXC containers, snapshots, storage, backups and the tasks long operations run as.',
   'Tools come in toolsets chosen by the operator: core (inventory, power, snapshots, storage, tasks), provision, backup, metrics, agent, agent_exec, access, cluster and api.',
-  'Guests are named by their numeric vmid; the node is found from it when omitted. Tools that change something wait for their task and report its outcome, or return the task ID (UPID) with wait: false; dryRun: true shows what a change would do.',
+  "Guests are named by their numeric vmid; the node is found from it, and a node given with a vmid must be the guest's. Tools that change something wait (timeout, in seconds) for their task and report its outcome, or with timeout: 0 return the task ID (UPID) at once; dryRun: true shows what a change would do; confirm: true says the user agreed to it.",
 ].join(' ');
 
 type CallResult = {
@@ -53,12 +53,34 @@ type CallResult = {
 };
 
 /**
- * JSON Schema without `$schema`: MCP's default dialect is 2020-12, and the key costs context. Each
+ * An output schema as small as it can be while it still describes what the server sends: clients
+ * validate against it and models read the text, so descriptions go, and so do the keys that only
+ * forbid what the server never sends (extra properties, non-string keys).
+ */
+function lean(json: unknown): unknown {
+  if (Array.isArray(json)) return json.map(lean);
+  if (!json || typeof json !== 'object') return json;
+  return Object.fromEntries(
+    Object.entries(json)
+      .filter(
+        ([k, v]) =>
+          !(k === 'description' && typeof v === 'string') &&
+          !(k === 'additionalProperties' && (v === false || JSON.stringify(v) === '{}')) &&
+          !(k === 'propertyNames' && JSON.stringify(v) === '{"type":"string"}'),
+      )
+      .map(([k, v]) => [k, lean(v)]),
+  );
+}
+
+/**
+ * JSON Schema without `$schema`: MCP's default dialect is 2020-12, and the key costs context. Output
+ * schemas are made lean too. Each
  * conversion is made once: the SDK asks again for every server instance, and HTTP makes one per
  * request. The SDK copies what it changes, so the cached schema is shared read-only.
  */
 function compact<S extends z.ZodType>(
   schema: S,
+  full: boolean,
   onInvalid?: (
     value: unknown,
     issues: readonly { message: string; path?: readonly unknown[] }[],
@@ -73,7 +95,7 @@ function compact<S extends z.ZodType>(
     let json = cache.get(key);
     if (!json) {
       const { $schema: _dialect, ...rest } = std.jsonSchema[io](o);
-      json = rest;
+      json = (full ? rest : lean(rest)) as Record<string, unknown>;
       cache.set(key, json);
     }
     return json;
@@ -108,24 +130,8 @@ function compact<S extends z.ZodType>(
   });
 }
 
-const plannedCall = z.object({
-  method: z.string(),
-  path: z.string(),
-  params: z.record(z.string(), z.unknown()),
-});
-const dryRunOutput = z.object({
-  calls: z.array(plannedCall).describe('The API calls the change would make'),
-  checks: z.object({
-    vmid: z.number().optional(),
-    exists: z.boolean().optional(),
-    inScope: z.boolean(),
-    protected: z.boolean(),
-    locked: z.string().optional(),
-    status: z.string().optional(),
-    node: z.string().optional(),
-  }),
-  note: z.string().optional(),
-});
+/** What a dry run answers in `dryRun` (see dryRunAnswer): the calls, the checks, a note. */
+const dryRunOutput = z.record(z.string(), z.unknown());
 
 export function createServer(config: Config, deps: ServerDeps): McpServer {
   const server = new McpServer(
@@ -183,7 +189,7 @@ function preparedTools(config: Config, deps: ServerDeps): PreparedTool[] {
     if (isChanging(tool)) input = input.extend({ dryRun: z.boolean().optional() });
     if (mayConfirm(tool, config))
       input = input.extend({
-        confirm: z.boolean().optional().describe('User agreed'),
+        confirm: z.boolean().optional(),
       });
     // A dry run answers the plan instead of the outcome, so changing tools' fields are all optional.
     const output = isChanging(tool)
@@ -216,7 +222,7 @@ function preparedTools(config: Config, deps: ServerDeps): PreparedTool[] {
           });
         }
       : undefined;
-    return { tool, input: compact(input, onInvalid), output: compact(output) };
+    return { tool, input: compact(input, true, onInvalid), output: compact(output, false) };
   });
   prepared.set(deps, { config, tools: result });
   return result;

@@ -10,7 +10,6 @@ import {
   ToolError,
   taskFields,
   vmid,
-  wait,
   waitTimeout,
 } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok, type ToolContext } from './define.js';
@@ -62,7 +61,6 @@ const backupNow = defineTool({
       .optional()
       .describe('Notes; {{guestname}}, {{vmid}}, {{node}} are filled in'),
     protected: z.boolean().default(false).describe('Protect the backup from pruning and deletion'),
-    wait,
     timeout: waitTimeout.default(3_600),
   }),
   output: z.object({ vmid: z.number(), node: z.string(), storage: z.string(), ...taskFields }),
@@ -87,7 +85,6 @@ const backupNow = defineTool({
     });
     const what = `Back up ${label(guest.type)} ${idAndName(guest)} to ${storage}, ${args.mode} mode`;
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what,
     });
@@ -184,7 +181,6 @@ const restoreBackup = defineTool({
     storage: z.string().optional().describe('Storage for the restored disks'),
     force: z.boolean().default(false).describe('Overwrite the existing guest of that vmid'),
     start: z.boolean().default(false),
-    wait,
     timeout: waitTimeout.default(3_600),
   }),
   output: z.object({
@@ -227,7 +223,6 @@ const restoreBackup = defineTool({
     });
     const what = `Restore ${args.volid.split('/').pop()} to ${type === 'qemu' ? 'VM' : 'container'} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}`;
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what,
     });
@@ -261,7 +256,6 @@ const deleteBackup = defineTool({
   input: z.object({
     volid,
     node: optionalNode.describe('For backups on node-local storage'),
-    wait,
     timeout: waitTimeout,
   }),
   output: z.object({ volid: z.string(), node: z.string(), ...taskFields }),
@@ -291,7 +285,6 @@ const deleteBackup = defineTool({
       );
     const task = await ctx.pve.storage.deleteVolume(where.node, storageId, args.volid);
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Delete backup ${args.volid}`,
     });

@@ -27,35 +27,21 @@ export class ToolError extends Error {
 }
 
 // Argument schemas. Ids may arrive as numeric strings: some clients send them so.
-export const vmid = z.coerce
-  .number()
-  .int()
-  .min(100)
-  .max(999_999_999)
-  .describe('VM or container ID');
+export const vmid = z.coerce.number().int().min(100).max(999_999_999);
 // Node names are checked against PVE's format in code rather than in the schema that every tool
 // repeats; the client also refuses a bad one before anything is sent.
-export const node = z
-  .string()
-  .refine((s) => NODE_NAME.test(s), 'not a valid node name')
-  .describe('Node name');
-export const optionalNode = node.optional().describe("Default: the vmid's node");
+export const node = z.string().refine((s) => NODE_NAME.test(s), 'not a valid node name');
+// With a vmid, the node is found from it; a node given must be the guest's (see INSTRUCTIONS).
+export const optionalNode = node.optional();
 // Named plainly enough to need no description (it is in every changing tool).
-export const wait = z.boolean().default(true);
+// Seconds to wait for a task; 0 answers its UPID at once (see INSTRUCTIONS). Bounds checked, not
+// advertised: twenty tools repeat this schema.
 export const waitTimeout = z.coerce
   .number()
-  .int()
-  .min(1)
-  .max(3_600)
+  .refine((n) => Number.isInteger(n) && n >= 0 && n <= 3_600, 'whole seconds, 0 to 3600')
   .default(300)
-  .describe('Max seconds to wait');
-export const limit = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(1_000)
-  .default(100)
-  .describe('Rows per page');
+  .describe('Seconds');
+export const limit = z.coerce.number().int().min(1).max(1_000).default(100);
 export const cursor = z
   .string()
   .regex(/^\d+$/, 'use the nextCursor of a previous answer')
@@ -124,20 +110,20 @@ function seconds(ms: number | undefined): string {
 }
 
 /**
- * Starts a task and, unless told not to, waits for it while streaming its log as progress.
+ * Starts a task and, unless the timeout is 0, waits for it while streaming its log as progress.
  * A failed task throws a ToolError quoting the log's last lines; a wait that runs out answers
  * `running` with the UPID.
  */
 export async function runTask(
   ctx: ToolContext,
   task: TaskRef | null,
-  opts: { wait: boolean; timeout: number; what: string; ha?: HaGoal },
+  opts: { timeout: number; what: string; ha?: HaGoal },
 ): Promise<{ summary: TaskSummary; text: string }> {
   const startedAt = Date.now();
   if (!task) return { summary: { status: 'completed' }, text: `${opts.what}: done.` };
   if (task.info.type === 'dryrun')
     return { summary: { status: 'planned' }, text: `${opts.what}: planned (dry run).` };
-  if (!opts.wait) {
+  if (opts.timeout === 0) {
     return {
       summary: { upid: task.upid, status: 'started' },
       text: `${opts.what}: started task ${task.upid}.`,

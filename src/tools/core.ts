@@ -21,7 +21,6 @@ import {
   ToolError,
   taskFields,
   vmid,
-  wait,
   waitTimeout,
 } from './common.js';
 import {
@@ -55,7 +54,7 @@ const testConnection = defineTool({
   name: 'proxmox_test_connection',
   title: 'Test connection',
   description:
-    'Checks that the Proxmox VE API answers with the configured credentials. Returns the PVE version, cluster name and node counts.',
+    'Checks that the API answers with the configured credentials; returns the PVE version, cluster name and node counts.',
   toolset: 'core',
   access: 'read',
   input: z.object({}),
@@ -257,11 +256,11 @@ const getClusterStatus = defineTool({
 // Guests: listing, information, status
 
 const listFilters = {
-  node: node.optional().describe('Only guests on this node'),
+  node: node.optional(),
   status: z.enum(['running', 'stopped', 'paused', 'unknown']).optional(),
-  tag: z.string().optional().describe('Only guests with this tag'),
+  tag: z.string().optional(),
   pool: z.string().optional(),
-  name: z.string().optional().describe('Name contains this text, or matches a * ? pattern'),
+  name: z.string().optional().describe('Substring, or a * ? pattern'),
   limit,
   cursor,
 };
@@ -403,7 +402,7 @@ function powerTool(
     access: spec.access,
     idempotent: spec.idempotent,
     targets: guestTargets,
-    input: z.object({ vmid, node: optionalNode, ...extra, wait, timeout: waitTimeout }),
+    input: z.object({ vmid, node: optionalNode, ...extra, timeout: waitTimeout }),
     output: powerOutput,
     async run(args, ctx) {
       const guest = await resolveGuest(ctx, args.vmid, { type: spec.type, node: args.node });
@@ -435,7 +434,6 @@ function powerTool(
             ? 'stopped'
             : undefined;
       const { summary, text } = await runTask(ctx, task, {
-        wait: args.wait,
         timeout: args.timeout,
         what,
         ...(haStatus ? { ha: { guest, status: haStatus } } : {}),
@@ -453,7 +451,7 @@ const shutdownExtra = {
     .max(3_600)
     .optional()
     .describe('Seconds the guest gets to shut down'),
-  forceStop: z.boolean().default(false).describe('Stop it hard if it has not shut down by then'),
+  forceStop: z.boolean().default(false).describe('Stop hard after shutdownTimeout'),
 };
 const shutdownParams = (a: Record<string, unknown>) => ({
   timeout: a.shutdownTimeout as number | undefined,
@@ -666,12 +664,12 @@ const createVm = defineTool({
     cores: z.coerce.number().int().min(1).max(512).default(2),
     memory: z.coerce.number().int().min(16).max(8_388_608).default(2048).describe('MiB'),
     diskSize: z.coerce.number().min(1).max(131_072).default(32).describe('GiB'),
-    storage: z.string().optional().describe('Storage for the disk'),
+    storage: z.string().optional(),
     bridge: z
       .string()
       .regex(/^[-_.\w]+$/)
       .default('vmbr0'),
-    iso: z.string().optional().describe('ISO volume id or file name; no CD-ROM when omitted'),
+    iso: z.string().optional().describe('ISO volume id or file name'),
     ostype: z
       .enum([
         'l26',
@@ -690,7 +688,6 @@ const createVm = defineTool({
     description: z.string().max(8_192).optional(),
     pool: z.string().optional(),
     start: z.boolean().default(false).describe('Start it once created'),
-    wait,
     timeout: waitTimeout,
   }),
   output: z.object({
@@ -723,7 +720,6 @@ const createVm = defineTool({
     });
     const what = `Create VM ${id} (${args.name}) on ${target}, ${args.cores} cores, ${args.memory} MiB, ${args.diskSize} GiB on ${storage}`;
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what,
     });
@@ -746,7 +742,6 @@ const deleteVm = defineTool({
       .boolean()
       .default(false)
       .describe('Also remove it from HA, backup and replication jobs'),
-    wait,
     timeout: waitTimeout,
   }),
   output: z.object({ vmid: z.number(), node: z.string(), name: z.string(), ...taskFields }),
@@ -757,7 +752,6 @@ const deleteVm = defineTool({
       'destroy-unreferenced-disks': true,
     });
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Delete VM ${idAndName(guest)} on ${guest.node}`,
     });
@@ -772,8 +766,7 @@ const snapname = z
   .regex(
     /^[a-zA-Z][a-zA-Z0-9_-]{1,39}$/,
     'starts with a letter; letters, digits, _ and -; 2 to 40 characters',
-  )
-  .describe('Snapshot name');
+  );
 
 const createSnapshot = defineTool({
   name: 'proxmox_create_snapshot',
@@ -789,7 +782,6 @@ const createSnapshot = defineTool({
     description: z.string().max(8_192).optional(),
     vmstate: z.boolean().default(false).describe('VMs: include RAM'),
     node: optionalNode,
-    wait,
     timeout: waitTimeout,
   }),
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
@@ -800,7 +792,6 @@ const createSnapshot = defineTool({
       vmstate: guest.type === 'qemu' && args.vmstate ? true : undefined,
     });
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Snapshot '${args.snapname}' of ${label(guest.type)} ${idAndName(guest)}`,
     });
@@ -890,7 +881,6 @@ const rollbackSnapshot = defineTool({
     snapname,
     start: z.boolean().default(false).describe('Start the guest after the rollback'),
     node: optionalNode,
-    wait,
     timeout: waitTimeout,
   }),
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
@@ -900,7 +890,6 @@ const rollbackSnapshot = defineTool({
       .guests(guest.type)
       .rollback(guest.node, guest.vmid, args.snapname, { start: args.start || undefined });
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Roll back ${label(guest.type)} ${idAndName(guest)} to '${args.snapname}'`,
     });
@@ -916,7 +905,7 @@ const deleteSnapshot = defineTool({
   toolset: 'core',
   access: 'destructive',
   targets: guestTargets,
-  input: z.object({ vmid, snapname, node: optionalNode, wait, timeout: waitTimeout }),
+  input: z.object({ vmid, snapname, node: optionalNode, timeout: waitTimeout }),
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
@@ -924,7 +913,6 @@ const deleteSnapshot = defineTool({
       .guests(guest.type)
       .deleteSnapshot(guest.node, guest.vmid, args.snapname);
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Delete snapshot '${args.snapname}' of ${label(guest.type)} ${idAndName(guest)}`,
     });
@@ -984,7 +972,7 @@ const listStorage = defineTool({
   name: 'proxmox_list_storage',
   title: 'List storage',
   description:
-    'Lists storages of the cluster (or of one node) with type, content kinds, use and status. One API call.',
+    'Lists storages of the cluster (or of one node) with type, content kinds, use and status.',
   toolset: 'core',
   access: 'read',
   input: z.object({ node: node.optional().describe('Only storage available on this node') }),
@@ -1287,7 +1275,7 @@ const waitTask = defineTool({
   name: 'proxmox_wait_task',
   title: 'Wait for task',
   description:
-    'Waits for a running task to end, reporting its log as progress. Answers how it ended, or that it still runs when the wait times out.',
+    'Waits for a task to end, reporting its log as progress; answers how it ended, or that it still runs when the wait ends.',
   toolset: 'core',
   access: 'read',
   input: z.object({ upid, timeout: waitTimeout }),
@@ -1295,8 +1283,8 @@ const waitTask = defineTool({
   async run(args, ctx) {
     const p = parsedUpid(args.upid);
     const { summary, text } = await runTask(ctx, new TaskRef(ctx.pve.client, args.upid), {
-      wait: true,
-      timeout: args.timeout,
+      // Waiting is what this tool is for: 0 still checks once.
+      timeout: Math.max(1, args.timeout),
       what: `Task ${p.type}${p.id ? ` ${p.id}` : ''} on ${p.node}`,
     });
     return ok({ node: p.node, type: p.type, ...summary }, text);
@@ -1346,7 +1334,7 @@ const bulkGuests = defineTool({
   name: 'proxmox_bulk_guests',
   title: 'Start, shut down or stop many guests',
   description:
-    'Starts, shuts down or stops many guests chosen by vmids or filters (all: true for every guest), in parallel; skips templates and guests already so. Returns a per-guest result table.',
+    'Starts, shuts down or stops many guests, chosen by vmids, filters or all: true, in parallel; skips templates and guests already so. Returns a per-guest table.',
   toolset: 'core',
   access: 'destructive',
   targets: (a) => ({ selected: true, nodes: [a.node] }),
@@ -1356,12 +1344,9 @@ const bulkGuests = defineTool({
     node: node.optional(),
     tag: z.string().optional(),
     pool: z.string().optional(),
-    name: z.string().optional().describe('Name contains this text, or matches a * ? pattern'),
+    name: z.string().optional().describe('Substring, or a * ? pattern'),
     type: z.enum(['qemu', 'lxc']).optional(),
-    all: z
-      .boolean()
-      .default(false)
-      .describe('Every guest of the cluster, when no other selector is given'),
+    all: z.boolean().default(false),
     forceStop: z.boolean().default(false).describe('shutdown: stop hard after the timeout'),
     timeout: waitTimeout,
   }),

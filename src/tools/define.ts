@@ -90,13 +90,16 @@ export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(
 // biome-ignore lint/suspicious/noExplicitAny: the registry stores tools of every schema
 export type AnyTool = ToolDef<any, any>;
 
-export function annotations(tool: Pick<AnyTool, 'access' | 'idempotent' | 'title'>) {
+/**
+ * The MCP annotations, with what the spec's defaults already say left out: a read tool is only
+ * read-only (the other hints are meaningless then), a change is not destructive unless marked.
+ */
+export function annotations(tool: Pick<AnyTool, 'access' | 'idempotent'>) {
+  // The tools act on one configured cluster, a closed world (the default is open).
+  if (tool.access === 'read') return { readOnlyHint: true, openWorldHint: false };
   return {
-    title: tool.title,
-    readOnlyHint: tool.access === 'read',
     destructiveHint: tool.access === 'destructive',
-    idempotentHint: tool.access === 'read' || tool.idempotent === true,
-    // The tools act on one configured cluster, a closed world.
+    ...(tool.idempotent ? { idempotentHint: true } : {}),
     openWorldHint: false,
   };
 }

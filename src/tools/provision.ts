@@ -14,7 +14,6 @@ import {
   ToolError,
   taskFields,
   vmid,
-  wait,
   waitTimeout,
 } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok, type ToolContext } from './define.js';
@@ -95,7 +94,6 @@ const createContainer = defineTool({
     unprivileged: z.boolean().default(true),
     pool: z.string().optional(),
     start: z.boolean().default(false),
-    wait,
     timeout: waitTimeout,
   }),
   output: guestTask.extend({ hostname: z.string(), template: z.string(), storage: z.string() }),
@@ -128,7 +126,6 @@ const createContainer = defineTool({
     });
     const what = `Create container ${id} (${args.hostname}) on ${args.node} from ${template.split('/').pop()}`;
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what,
     });
@@ -164,7 +161,6 @@ const cloneGuest = defineTool({
     storage: z.string().optional().describe('Storage for a full clone'),
     pool: z.string().optional(),
     description: z.string().max(8_192).optional(),
-    wait,
     timeout: waitTimeout,
   }),
   output: guestTask.extend({ newid: z.number(), target: z.string() }),
@@ -190,7 +186,6 @@ const cloneGuest = defineTool({
     const kind = (args.full ?? !guest.template) ? 'full' : 'linked';
     const what = `Clone ${label(guest.type)} ${idAndName(guest)} to ${newid}${args.name ? ` (${args.name})` : ''} on ${target}, ${kind}`;
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what,
     });
@@ -237,13 +232,12 @@ const convertToTemplate = defineTool({
   toolset: 'provision',
   access: 'destructive',
   targets: guestTargets,
-  input: z.object({ vmid, node: optionalNode, wait, timeout: waitTimeout }),
+  input: z.object({ vmid, node: optionalNode, timeout: waitTimeout }),
   output: guestTask,
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
     const task = await ctx.pve.guests(guest.type).template(guest.node, guest.vmid);
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Convert ${label(guest.type)} ${idAndName(guest)} to a template`,
     });
@@ -390,7 +384,6 @@ const resizeDisk = defineTool({
       .regex(/^(scsi|virtio|sata|ide)\d+$|^(rootfs|mp\d+)$/, 'a disk key such as scsi0 or rootfs'),
     size: z.string().regex(/^\+?\d+(\.\d+)?[KMGT]$/, 'a size such as 40G or +10G'),
     node: optionalNode,
-    wait,
     timeout: waitTimeout,
   }),
   output: guestTask.extend({ disk: z.string(), size: z.string() }),
@@ -400,7 +393,6 @@ const resizeDisk = defineTool({
       .guests(guest.type)
       .resize(guest.node, guest.vmid, args.disk, args.size);
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Resize ${args.disk} of ${label(guest.type)} ${idAndName(guest)} ${args.size.startsWith('+') ? 'by' : 'to'} ${args.size.replace('+', '')}`,
     });
@@ -426,7 +418,6 @@ const migrateGuest = defineTool({
     withLocalDisks: z.boolean().default(false).describe('VMs: copy local disks along'),
     restart: z.boolean().default(true).describe('Containers: stop, move and start a running one'),
     node: optionalNode,
-    wait,
     timeout: waitTimeout.default(1_800),
   }),
   output: guestTask.extend({ target: z.string() }),
@@ -443,7 +434,6 @@ const migrateGuest = defineTool({
         : { target: args.target, restart: running && args.restart ? true : undefined };
     const task = await ctx.pve.guests(guest.type).migrate(guest.node, guest.vmid, params);
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Migrate ${label(guest.type)} ${idAndName(guest)} from ${guest.node} to ${args.target}`,
       ha: { guest, node: args.target },
@@ -465,7 +455,6 @@ const deleteContainer = defineTool({
     node: optionalNode,
     purge: z.boolean().default(false),
     force: z.boolean().default(false).describe('Stop it first if running'),
-    wait,
     timeout: waitTimeout,
   }),
   output: guestTask.extend({ name: z.string() }),
@@ -476,7 +465,6 @@ const deleteContainer = defineTool({
       force: args.force || undefined,
     });
     const { summary, text } = await runTask(ctx, task, {
-      wait: args.wait,
       timeout: args.timeout,
       what: `Delete container ${idAndName(guest)} on ${guest.node}`,
     });

@@ -46,7 +46,7 @@ describe('the audit log file', () => {
     });
     const last = await request('tools/call', {
       name: 'proxmox_start_vm',
-      arguments: { vmid: 103, wait: false },
+      arguments: { vmid: 103, timeout: 0 },
     });
     child.kill('SIGKILL');
     expect((last.result as { isError?: boolean }).isError).toBeFalsy();
@@ -62,7 +62,7 @@ describe('the audit log file', () => {
     expect(records[2]).toMatchObject({
       cluster: 'demo',
       client: { name: 'audit-test', version: '2.0' },
-      args: { vmid: 103, wait: false },
+      args: { vmid: 103, timeout: 0 },
       upid: expect.stringMatching(/^UPID:pve1:.*:qmstart:103:/),
     });
     expect(records[0]?.reason).toMatch(/needs confirmation/i);

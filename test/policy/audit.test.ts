@@ -20,7 +20,7 @@ describe('the audit log', () => {
       const last = () => h.auditLines.at(-1);
       await h.call('proxmox_list_vms');
       expect(h.auditLines).toEqual([]);
-      await h.call('proxmox_start_vm', { vmid: 103, wait: false });
+      await h.call('proxmox_start_vm', { vmid: 103, timeout: 0 });
       expect(last()).toMatchObject({
         tool: 'proxmox_start_vm',
         decision: 'allowed',

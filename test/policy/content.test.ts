@@ -73,7 +73,7 @@ describe('secrets', () => {
           template: 'alpine-3.20-default_20240908_amd64.tar.xz',
           node: 'pve1',
           password: 'canary-password-77',
-          wait: false,
+          timeout: 0,
         },
       ],
       ['proxmox_update_guest_config', { vmid: 105, sshKeys: 'ssh-ed25519 AAAAcanary' }],

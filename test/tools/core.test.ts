@@ -282,8 +282,8 @@ describe('core tools, changes', () => {
     expect(again.text).toMatch(/the HA manager carried it out: VM 101 is running/);
   });
 
-  it('returns the UPID at once with wait: false', async () => {
-    const r = await h.call('proxmox_stop_vm', { vmid: 103, wait: false });
+  it('returns the UPID at once with timeout: 0', async () => {
+    const r = await h.call('proxmox_stop_vm', { vmid: 103, timeout: 0 });
     expect(r.structured).toMatchObject({
       status: 'started',
       upid: expect.stringMatching(/qmstop:103/),
@@ -332,7 +332,7 @@ describe('core tools, changes', () => {
       vmid: 101,
       snapname: 'slow',
       vmstate: true,
-      wait: false,
+      timeout: 0,
     });
     expect(snap.structured?.status).toBe('started');
     const r = await h.call('proxmox_create_snapshot', { vmid: 101, snapname: 'second' });
