@@ -256,6 +256,23 @@ describe('core tools, changes', () => {
     });
   });
 
+  it('reboots a running container, stops it, and says a stopped one needs no stop', async () => {
+    const status = async () =>
+      (await h.call('proxmox_get_container_status', { vmid: 202 })).structured?.status;
+    const reboot = await h.call('proxmox_reboot_container', { vmid: 202 });
+    expect(reboot.isError, reboot.text).toBeFalsy();
+    expect(reboot.text).toMatch(/^Reboot container 202 \(ct-monitor\) on pve2: done/);
+    expect(await status()).toBe('running');
+    const stop = await h.call('proxmox_stop_container', { vmid: 202 });
+    expect(stop.isError, stop.text).toBeFalsy();
+    expect(stop.structured).toMatchObject({ vmid: 202, action: 'stop', status: 'completed' });
+    expect(await status()).toBe('stopped');
+    const again = await h.call('proxmox_stop_container', { vmid: 202 });
+    expect(again.text).toMatch(/Container 202 \(ct-monitor\) is already stopped; nothing to do/);
+    await h.call('proxmox_start_container', { vmid: 202 });
+    expect(await status()).toBe('running');
+  });
+
   it('asks HA for an HA-managed guest, then waits for the HA manager and says what it did', async () => {
     const stop = await h.call('proxmox_stop_vm', { vmid: 101 });
     expect(stop.isError, stop.text).toBeFalsy();
