@@ -103,6 +103,13 @@ export const taskFields = {
   log: z.array(z.string()).optional().describe('Last lines of the task log'),
 };
 export const taskOutput = z.object(taskFields);
+/** A task's outcome on one guest. */
+export const guestTask = z.object({ vmid: z.number(), node: z.string(), ...taskFields });
+/** A guest's name as PVE allows it (a DNS name). */
+export const hostname = z
+  .string()
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'a DNS name: letters, digits, - and .')
+  .max(63);
 export type TaskSummary = z.infer<typeof taskOutput>;
 
 function seconds(ms: number | undefined): string {

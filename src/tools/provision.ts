@@ -1,140 +1,23 @@
 /**
- * The `provision` toolset: containers from templates, clones, templates, configuration changes
- * with digest protection, disk growth, migration, and deleting containers.
+ * Changing guests that exist: clones, templates, configuration changes with digest protection,
+ * disk growth, migration.
  */
 import { z } from 'zod';
 import { DISK_KEY, volumesIn } from '../contract/targets.js';
-import { type GuestRef, idAndName, type PveApi } from '../pve/index.js';
+import { type GuestRef, idAndName } from '../pve/index.js';
 import {
+  guestTask,
+  hostname,
   label,
   node,
   optionalNode,
   resolveGuest,
   runTask,
   ToolError,
-  taskFields,
   vmid,
   waitTimeout,
 } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok, type ToolContext } from './define.js';
-
-const hostname = z
-  .string()
-  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'a DNS name: letters, digits, - and .')
-  .max(63);
-const guestTask = z.object({ vmid: z.number(), node: z.string(), ...taskFields });
-
-/** A container template by volume id, or by file name found on the node's template storages. */
-async function findTemplate(pve: PveApi, nodeName: string, template: string): Promise<string> {
-  if (template.includes(':')) return template;
-  for (const s of await pve.storage.list(nodeName, { content: 'vztmpl', enabled: true })) {
-    const hit = (await pve.storage.content(nodeName, s.storage, { content: 'vztmpl' })).find(
-      (v) => v.volid.endsWith(`/${template}`) || v.volid.includes(`/${template}`),
-    );
-    if (hit) return hit.volid;
-  }
-  throw new ToolError(
-    `No container template '${template}' on ${nodeName}. List them with proxmox_list_storage_content (content: vztmpl).`,
-  );
-}
-
-async function rootdirStorage(
-  pve: PveApi,
-  nodeName: string,
-  wanted: string | undefined,
-): Promise<string> {
-  const storages = await pve.storage.list(nodeName, { content: 'rootdir', enabled: true });
-  if (wanted) {
-    if (!storages.some((s) => s.storage === wanted))
-      throw new ToolError(
-        `Storage '${wanted}' on ${nodeName} cannot hold containers. Storages that can: ${storages.map((s) => s.storage).join(', ') || 'none'}.`,
-      );
-    return wanted;
-  }
-  const best = storages.sort((a, b) => (b.avail ?? 0) - (a.avail ?? 0))[0];
-  if (!best) throw new ToolError(`No storage on ${nodeName} can hold containers.`);
-  return best.storage;
-}
-
-const createContainer = defineTool({
-  name: 'proxmox_create_container',
-  title: 'Create container',
-  description:
-    'Creates an LXC container from a template (volume id or file name) with one root disk and one network interface. vmid comes from the cluster when omitted. Password or SSH keys set root access.',
-  toolset: 'provision',
-  access: 'write',
-  targets: guestTargets,
-  input: z.object({
-    hostname,
-    template: z.string().min(1).describe('Template volume id or file name'),
-    node,
-    vmid: vmid.optional(),
-    cores: z.coerce.number().int().min(1).max(512).default(1),
-    memory: z.coerce.number().int().min(16).default(512).describe('MiB'),
-    swap: z.coerce.number().int().min(0).default(512).describe('MiB'),
-    diskSize: z.coerce.number().min(0.1).max(131_072).default(8).describe('GiB'),
-    storage: z.string().optional(),
-    bridge: z
-      .string()
-      .regex(/^[-_.\w]+$/)
-      .default('vmbr0'),
-    ip: z
-      .string()
-      .regex(
-        /^(dhcp|manual|\d{1,3}(\.\d{1,3}){3}\/\d{1,2})$/,
-        'dhcp, manual, or an IPv4 CIDR like 10.0.0.5/24',
-      )
-      .default('dhcp'),
-    gateway: z
-      .string()
-      .regex(/^\d{1,3}(\.\d{1,3}){3}$/)
-      .optional(),
-    password: z.string().min(5).optional().describe('root password'),
-    sshKeys: z.string().optional().describe('Public SSH keys for root, one per line'),
-    unprivileged: z.boolean().default(true),
-    pool: z.string().optional(),
-    start: z.boolean().default(false),
-    timeout: waitTimeout,
-  }),
-  output: guestTask.extend({ hostname: z.string(), template: z.string(), storage: z.string() }),
-  async run(args, ctx) {
-    const template = await findTemplate(ctx.pve, args.node, args.template);
-    const storage = await rootdirStorage(ctx.pve, args.node, args.storage);
-    const id = args.vmid ?? (await ctx.pve.cluster.nextid());
-    const net = [
-      `name=eth0`,
-      `bridge=${args.bridge}`,
-      `ip=${args.ip}`,
-      args.gateway ? `gw=${args.gateway}` : undefined,
-    ]
-      .filter(Boolean)
-      .join(',');
-    const task = await ctx.pve.lxc.create(args.node, {
-      vmid: id,
-      hostname: args.hostname,
-      ostemplate: template,
-      cores: args.cores,
-      memory: args.memory,
-      swap: args.swap,
-      rootfs: `${storage}:${args.diskSize}`,
-      net0: net,
-      password: args.password,
-      'ssh-public-keys': args.sshKeys,
-      unprivileged: args.unprivileged,
-      pool: args.pool,
-      start: args.start || undefined,
-    });
-    const what = `Create container ${id} (${args.hostname}) on ${args.node} from ${template.split('/').pop()}`;
-    const { summary, text } = await runTask(ctx, task, {
-      timeout: args.timeout,
-      what,
-    });
-    return ok(
-      { vmid: id, node: args.node, hostname: args.hostname, template, storage, ...summary },
-      text,
-    );
-  },
-});
 
 const cloneGuest = defineTool({
   name: 'proxmox_clone_guest',
@@ -442,42 +325,10 @@ const migrateGuest = defineTool({
   },
 });
 
-const deleteContainer = defineTool({
-  name: 'proxmox_delete_container',
-  title: 'Delete container',
-  description:
-    'Deletes a stopped container and its volumes (force also stops a running one). purge also removes it from HA, backup jobs and replication. Cannot be undone.',
-  toolset: 'provision',
-  access: 'destructive',
-  targets: guestTargets,
-  input: z.object({
-    vmid,
-    node: optionalNode,
-    purge: z.boolean().default(false),
-    force: z.boolean().default(false).describe('Stop it first if running'),
-    timeout: waitTimeout,
-  }),
-  output: guestTask.extend({ name: z.string() }),
-  async run(args, ctx) {
-    const guest = await resolveGuest(ctx, args.vmid, { type: 'lxc', node: args.node });
-    const task = await ctx.pve.lxc.destroy(guest.node, guest.vmid, {
-      purge: args.purge || undefined,
-      force: args.force || undefined,
-    });
-    const { summary, text } = await runTask(ctx, task, {
-      timeout: args.timeout,
-      what: `Delete container ${idAndName(guest)} on ${guest.node}`,
-    });
-    return ok({ vmid: guest.vmid, node: guest.node, name: guest.name, ...summary }, text);
-  },
-});
-
 export const provisionTools: AnyTool[] = [
-  createContainer,
   cloneGuest,
   convertToTemplate,
   updateConfig,
   resizeDisk,
   migrateGuest,
-  deleteContainer,
 ];

@@ -9,14 +9,29 @@ import { accessTools } from './access.js';
 import { agentExecTools, agentTools } from './agent.js';
 import { apiTools } from './api.js';
 import { backupTools } from './backup.js';
+import { bulkTools } from './bulk.js';
 import { clusterTools } from './cluster.js';
-import { coreTools } from './core.js';
 import type { AnyTool } from './define.js';
+import { guestTools } from './guests.js';
+import { lifecycleTools } from './lifecycle.js';
 import { metricsTools } from './metrics.js';
+import { nodeTools } from './nodes.js';
+import { powerTools } from './power.js';
 import { provisionTools } from './provision.js';
+import { snapshotTools } from './snapshots.js';
+import { storageTools } from './storage.js';
+import { taskTools } from './tasks.js';
 
+/** Every tool, by subject; each declares its toolset. */
 export const ALL_TOOLS: AnyTool[] = [
-  ...coreTools,
+  ...nodeTools,
+  ...guestTools,
+  ...powerTools,
+  ...lifecycleTools,
+  ...snapshotTools,
+  ...storageTools,
+  ...taskTools,
+  ...bulkTools,
   ...provisionTools,
   ...backupTools,
   ...metricsTools,
