@@ -8,7 +8,7 @@ import { flagsOf, OPTIONS } from './config/flags.js';
 import { validateConfig } from './config/load.js';
 import { ConfigError, gatherConfig } from './config/raw.js';
 import type { Config } from './config/schema.js';
-import { createServer, type ServerDeps } from './server/create.js';
+import { type ServerDeps, serverFactory } from './server/create.js';
 import { buildDeps, closeDeps } from './server/deps.js';
 import { selectTools } from './tools/registry.js';
 import { serveStdio } from './transports/stdio.js';
@@ -133,7 +133,7 @@ async function serve(argv: string[]): Promise<number> {
   // first when a change is refused. Nothing waits for it; a failure here is the calls' to tell.
   for (const [name, guard] of deps.guards)
     if (deps.policies.get(name)?.scope.pools.length) void guard.facts(false).catch(() => undefined);
-  const factory = () => createServer(config, deps);
+  const factory = serverFactory(config, deps);
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

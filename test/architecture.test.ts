@@ -66,6 +66,16 @@ describe('dependencies point downward', () => {
     expect(bad).toEqual([]);
   });
 
+  it('policy/, whose pipeline runs every call, imports nothing of the MCP SDK or server/', () => {
+    const bad = graph
+      .filter((g) => g.folder === 'policy')
+      .flatMap((g) => [
+        ...g.packages.filter((p) => p.startsWith('@modelcontextprotocol/')),
+        ...g.folders.filter((f) => f === 'server' || f === 'transports'),
+      ]);
+    expect(bad).toEqual([]);
+  });
+
   it('tools/ never imports the MCP SDK', () => {
     const bad = graph
       .filter(

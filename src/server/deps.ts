@@ -3,9 +3,9 @@ import { ConfigError } from '../config/raw.js';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import { AuditLog } from '../policy/audit.js';
 import { WireGuard } from '../policy/guard.js';
+import type { ServerDeps } from '../policy/pipeline.js';
 import { type ClusterPolicy, ConfirmationSeal, clusterPolicy } from '../policy/policy.js';
 import { type Logger, PveApi, parseApiToken, stderrLogger } from '../pve/index.js';
-import type { ServerDeps } from './create.js';
 
 /**
  * The cluster's API as tools, resources and prompts get it: every request passes the cluster's

@@ -1,63 +1,47 @@
 /**
  * Resources (cluster status, a node, a guest, a task log, with completion of node names and
  * vmids) and prompts (health report, capacity planning, guided provisioning, triage).
- * Resources read the first configured cluster, through the same policy-aware client as tools.
+ * Resources read the first configured cluster through the pipeline, as tools do.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { cleanDeep, cleanText } from '../policy/sanitize.js';
-import type { PveApi } from '../pve/index.js';
+import type { Pipeline } from '../policy/pipeline.js';
 import { parseUpid } from '../pve/index.js';
 import { resolveGuest, ToolError } from '../tools/common.js';
 import type { ToolContext } from '../tools/define.js';
-import { describeError } from '../tools/errors.js';
 import { guestInfo, guestStatus, infoText, statusText } from '../tools/guests.js';
 
 type Contents = { contents: { uri: string; mimeType: string; text: string }[] };
 
-export function registerResources(server: McpServer, cluster: string, pve: PveApi): void {
-  const ctx: ToolContext = {
-    pve,
-    cluster,
-    signal: new AbortController().signal,
-    progress: async () => undefined,
-    guard: () => undefined,
-  };
-  /** A text and a JSON rendering of one resource, cleaned like tool output; failures in words. */
+export function registerResources(server: McpServer, pipeline: Pipeline): void {
+  /** A text and a JSON rendering of one resource, read through the pipeline; failures in words. */
   const answer = async (
     uri: URL,
-    read: () => Promise<{ text: string; data: unknown }>,
+    read: (ctx: ToolContext) => Promise<{ text: string; data: unknown }>,
   ): Promise<Contents> => {
-    const redact = (s: string) => pve.client.redact(s);
-    try {
-      const { text, data } = await read();
-      return {
-        contents: [
-          { uri: uri.href, mimeType: 'text/plain', text: cleanText(text, redact) },
-          {
-            uri: uri.href,
-            mimeType: 'application/json',
-            text: JSON.stringify(cleanDeep(data, redact), null, 2),
-          },
-        ],
-      };
-    } catch (err) {
-      const described = describeError(err, cluster);
-      if (!described) throw err;
-      return {
-        contents: [
-          { uri: uri.href, mimeType: 'text/plain', text: cleanText(described.text, redact) },
-        ],
-      };
-    }
+    const { text, data } = await pipeline.read(read);
+    const contents = [{ uri: uri.href, mimeType: 'text/plain', text }];
+    if (data !== undefined)
+      contents.push({
+        uri: uri.href,
+        mimeType: 'application/json',
+        text: JSON.stringify(data, null, 2),
+      });
+    return { contents };
   };
-  const nodeNames = async (prefix: string) =>
-    (await pve.nodes.list()).map((n) => n.node).filter((n) => n.startsWith(prefix));
-  const vmids = async (prefix: string) =>
-    [...(await pve.guestIndex()).keys()]
-      .map(String)
-      .filter((v) => v.startsWith(prefix))
-      .slice(0, 100);
+  const nodeNames = (prefix: string) =>
+    pipeline.read(async ({ pve }) => ({
+      text: '',
+      data: (await pve.nodes.list()).map((n) => n.node).filter((n) => n.startsWith(prefix)),
+    }));
+  const vmids = (prefix: string) =>
+    pipeline.read(async ({ pve }) => ({
+      text: '',
+      data: [...(await pve.guestIndex()).keys()]
+        .map(String)
+        .filter((v) => v.startsWith(prefix))
+        .slice(0, 100),
+    }));
 
   server.registerResource(
     'cluster-status',
@@ -68,7 +52,7 @@ export function registerResources(server: McpServer, cluster: string, pve: PveAp
       mimeType: 'text/plain',
     },
     (uri) =>
-      answer(uri, async () => {
+      answer(uri, async ({ pve }) => {
         const status = await pve.cluster.status();
         const nodes = status.filter((s) => s.type === 'node');
         const name = status.find((s) => s.type === 'cluster')?.name ?? '(standalone)';
@@ -86,11 +70,11 @@ export function registerResources(server: McpServer, cluster: string, pve: PveAp
     'node',
     new ResourceTemplate('proxmox://nodes/{node}', {
       list: undefined,
-      complete: { node: nodeNames },
+      complete: { node: async (p) => (await nodeNames(p)).data ?? [] },
     }),
     { title: 'Node', description: 'Status of one node', mimeType: 'text/plain' },
     (uri, vars) =>
-      answer(uri, async () => {
+      answer(uri, async ({ pve }) => {
         const node = String(vars.node);
         if (!pve.visibility.node(node))
           throw new ToolError(`Node ${node} is outside what this server may manage.`);
@@ -105,14 +89,18 @@ export function registerResources(server: McpServer, cluster: string, pve: PveAp
 
   server.registerResource(
     'guest',
-    new ResourceTemplate('proxmox://guests/{vmid}', { list: undefined, complete: { vmid: vmids } }),
+    new ResourceTemplate('proxmox://guests/{vmid}', {
+      list: undefined,
+      complete: { vmid: async (p) => (await vmids(p)).data ?? [] },
+    }),
     {
       title: 'VM or container',
       description: 'Configuration and status of one guest',
       mimeType: 'text/plain',
     },
     (uri, vars) =>
-      answer(uri, async () => {
+      answer(uri, async (ctx) => {
+        const { pve } = ctx;
         const guest = await resolveGuest(ctx, Number(vars.vmid));
         const [info, status] = await Promise.all([guestInfo(pve, guest), guestStatus(pve, guest)]);
         return { text: `${statusText(status)}\n${infoText(info)}`, data: { status, config: info } };
@@ -124,7 +112,7 @@ export function registerResources(server: McpServer, cluster: string, pve: PveAp
     new ResourceTemplate('proxmox://tasks/{upid}/log', { list: undefined }),
     { title: 'Task log', description: 'The log of one task', mimeType: 'text/plain' },
     (uri, vars) =>
-      answer(uri, async () => {
+      answer(uri, async ({ pve }) => {
         const upid = decodeURIComponent(String(vars.upid));
         const parsed = parseUpid(upid);
         if (!parsed) throw new ToolError(`'${upid}' is not a task ID.`);

@@ -4,7 +4,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { type Config, configSchema } from '../../src/config/schema.js';
 import type { PveApi } from '../../src/pve/index.js';
-import { createServer, type ServerDeps } from '../../src/server/create.js';
+import { type ServerDeps, serverFactory } from '../../src/server/create.js';
 import { buildDeps, closeDeps } from '../../src/server/deps.js';
 import {
   type RunningSimulator,
@@ -74,7 +74,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<McpHarnes
     },
   });
   const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
-  const handle = serveStdio(() => createServer(config, deps), { transport: serverSide });
+  const handle = serveStdio(serverFactory(config, deps), { transport: serverSide });
   const client = new Client(
     { name: 'test-client', version: '1.0.0' },
     {
