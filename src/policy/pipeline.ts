@@ -100,7 +100,7 @@ export class Pipeline {
     const redact = (s: string) => shared.client.redact(s);
     /** The cluster's API with this call's requests passing `g` (and, for a plan, recorded). */
     const view = (g: WireGuard, record?: Interceptor) => {
-      const client = shared.client.guarded(g);
+      const client = shared.client.guarded(g).signalled(c.signal);
       return shared.withClient(record ? client.intercepted(record) : client);
     };
     let isChange = tool.access !== 'read';

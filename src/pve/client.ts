@@ -137,6 +137,8 @@ export class PveClient {
   private interceptor?: Interceptor;
   /** Checks each validated request before anything else (see `guarded`). */
   private guard?: RequestGuard;
+  /** Cancels every request of this view (see `signalled`). */
+  private signal?: AbortSignal;
 
   constructor(opts: PveClientOptions) {
     const url = new URL(opts.url.replace(/\/+$/, '').replace(/\/api2\/json$/, ''));
@@ -257,6 +259,16 @@ export class PveClient {
     return view;
   }
 
+  /**
+   * A view of this client whose every request is cancelled with `signal` (a tool call's): no
+   * request made on the caller's behalf outlives the call. Views made from it keep the signal.
+   */
+  signalled(signal: AbortSignal): PveClient {
+    const view = Object.create(this) as PveClient;
+    view.signal = signal;
+    return view;
+  }
+
   /** Registers a callback run after each request that may have changed cluster state. */
   onWrite(listener: () => void): void {
     this.writeListeners.push(listener);
@@ -294,8 +306,14 @@ export class PveClient {
   private async send(
     op: ContractOperation,
     params: Record<string, WireValue>,
-    opts: CallOptions,
+    callOpts: CallOptions,
   ): Promise<{ data: unknown; total?: number }> {
+    // The view's signal (the caller's) and the request's own both cancel it.
+    const signals = [callOpts.signal, this.signal].filter((s): s is AbortSignal => Boolean(s));
+    const opts: CallOptions = {
+      ...callOpts,
+      signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    };
     const given = Object.fromEntries(
       Object.entries(params).filter(([, v]) => v !== undefined && v !== null),
     );

@@ -371,3 +371,18 @@ describe('a guarded view', () => {
     expect(seen).toEqual(['GET /nodes/{node}/tasks']);
   });
 });
+
+describe('a signalled view', () => {
+  it("cancels every request of a caller's view when the caller's signal aborts", async () => {
+    sim.sim.faults.add({ kind: 'latency', ms: 5_000, path: '/version', times: 1 });
+    const base = client();
+    const caller = new AbortController();
+    const view = base.signalled(caller.signal);
+    const pending = view.call('GET /version', {});
+    setTimeout(() => caller.abort(new Error('the call was cancelled')), 50);
+    // Waited out, the request would answer; cancelled, it rejects with the caller's reason.
+    await expect(pending).rejects.toThrow('the call was cancelled');
+    // The client itself, and other views, are not cancelled.
+    expect((await base.call('GET /version', {})).version).toBeTruthy();
+  });
+});
