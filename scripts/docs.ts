@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { configSchema, TOOLSETS } from '../src/config/schema.js';
+import { SETTINGS, sources } from '../src/config/settings.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
@@ -33,91 +34,6 @@ export function withSection(text: string, name: string, body: string): string {
   if (i === -1 || j === -1) throw new Error(`README lacks the ${start} ... ${end} markers`);
   return `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`;
 }
-
-/** What each setting means, and where else it can be given. A test keeps this in step with the schema. */
-export const SETTING_DOCS: Record<string, [where: string, meaning: string]> = {
-  clusters: [
-    'config file',
-    'The clusters to manage; with more than one, every tool takes a `cluster` argument',
-  ],
-  'clusters[].name': [
-    'config file; `PROXMOX_CLUSTER` picks the one the variables below apply to',
-    'The name tools use for the cluster',
-  ],
-  'clusters[].url': [
-    '`PROXMOX_URL`, or `PROXMOX_HOST` and `PROXMOX_PORT`; `--url`',
-    'API address, e.g. `https://pve.example.com:8006`',
-  ],
-  'clusters[].apiToken': [
-    '`PROXMOX_API_TOKEN`, `PROXMOX_API_TOKEN_FILE`',
-    'API token, `user@realm!tokenid=secret`',
-  ],
-  'clusters[].tokenId': [
-    '`PROXMOX_TOKEN_ID`',
-    'API token id, `user@realm!tokenid`, with `tokenSecret`',
-  ],
-  'clusters[].tokenSecret': [
-    '`PROXMOX_TOKEN_SECRET`, `PROXMOX_TOKEN_SECRET_FILE`',
-    'API token secret',
-  ],
-  'clusters[].user': ['`PROXMOX_USER`', 'User for ticket login, `user@realm`'],
-  'clusters[].password': [
-    '`PROXMOX_PASSWORD`, `PROXMOX_PASSWORD_FILE`',
-    'Password for ticket login',
-  ],
-  'clusters[].caFile': [
-    '`PROXMOX_CA_FILE`',
-    'PEM file of the CA to trust instead of the system CAs',
-  ],
-  'clusters[].fingerprint': [
-    '`PROXMOX_TLS_FINGERPRINT`',
-    'Pinned SHA-256 fingerprint of the PVE certificate, as `pvenode cert info` prints it',
-  ],
-  'clusters[].insecure': [
-    '`PROXMOX_INSECURE`, `--insecure`',
-    'Skip TLS verification (warned about at start)',
-  ],
-  'clusters[].readOnly': ['config file', 'Refuse every change on this cluster'],
-  'clusters[].maxInFlight': ['config file', 'Requests in flight to this cluster at most'],
-  'clusters[].timeoutMs': ['config file', 'Request timeout'],
-  'clusters[].scope': ['config file', 'What the server may touch on this cluster'],
-  'clusters[].scope.nodes': ['config file', 'Only these nodes'],
-  'clusters[].scope.pools': ['config file', 'Only guests in these pools'],
-  'clusters[].scope.vmids': ['config file', 'Only these IDs and ranges (`100-199`)'],
-  'clusters[].scope.protected': ['config file', 'Guests that can be read but never changed'],
-  'clusters[].scope.protected.vmids': ['config file', 'Protected IDs and ranges'],
-  'clusters[].scope.protected.tags': ['config file', 'Guests with these tags are protected'],
-  'clusters[].scope.protected.pools': ['config file', 'Guests in these pools are protected'],
-  toolsets: [
-    '`PROXMOX_TOOLSETS`, `--toolsets`',
-    `Toolsets to offer: ${TOOLSETS.join(', ')}, or all`,
-  ],
-  tools: ['`PROXMOX_TOOLS`, `--tools`', 'Single tools to add'],
-  excludeTools: ['`PROXMOX_EXCLUDE_TOOLS`, `--exclude-tools`', 'Single tools to remove'],
-  readOnly: [
-    '`PROXMOX_READ_ONLY`, `--read-only`',
-    'Offer only tools that change nothing, on every cluster',
-  ],
-  confirm: [
-    '`PROXMOX_CONFIRM`, `--confirm`',
-    'How destructive actions are confirmed: ask the user (`elicit`), refuse when the client cannot ask (`strict`), or not at all (`none`)',
-  ],
-  auditLog: [
-    '`PROXMOX_AUDIT_LOG`, `--audit-log`',
-    'File to append a JSON line to for every attempted change (stderr when unset)',
-  ],
-  logLevel: ['`PROXMOX_LOG_LEVEL`, `--log-level`', 'Log level on stderr'],
-  http: ['', 'Streamable HTTP transport'],
-  'http.enabled': ['`--http`', 'Serve HTTP at `/mcp` instead of stdio'],
-  'http.host': ['`--host`', 'Address to bind; other than loopback needs a token'],
-  'http.port': ['`--port`', 'Port to listen on'],
-  'http.token': [
-    '`PROXMOX_MCP_HTTP_TOKEN`, `PROXMOX_MCP_HTTP_TOKEN_FILE`, `--http-token`, `--http-token-file`',
-    'Bearer token HTTP clients must send',
-  ],
-  'http.allowedOrigins': ['config file', 'Browser origins allowed besides localhost'],
-  demo: ['`--demo`', 'Serve the built-in simulated cluster instead of the configured ones'],
-};
 
 type Json = {
   type?: string | string[];
@@ -151,7 +67,11 @@ export function settings(): { path: string; type: string; default?: unknown }[] 
 export function configTable(): string {
   const lines = ['| Setting | Type | Default | Also from | Meaning |', '|---|---|---|---|---|'];
   for (const s of settings()) {
-    const [where, meaning] = SETTING_DOCS[s.path] ?? ['', ''];
+    const setting = SETTINGS.find((x) => x.path === s.path);
+    const where = setting
+      ? [...sources(setting, (t) => `\`${t}\``), ...(setting.also ? [setting.also] : [])].join(', ')
+      : '';
+    const meaning = setting?.doc ?? '';
     const def =
       s.default === undefined || (typeof s.default === 'object' && !Array.isArray(s.default))
         ? ''

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { flagsOf, OPTIONS } from './config/flags.js';
 import { validateConfig } from './config/load.js';
 import { ConfigError, gatherConfig } from './config/raw.js';
+import { usageOptions } from './config/settings.js';
 import type { Config } from './config/schema.js';
 import { type ServerDeps, serverFactory } from './server/create.js';
 import { buildDeps, closeDeps } from './server/deps.js';
@@ -21,27 +22,7 @@ const USAGE = `Usage: proxmox-mcp [options]            serve MCP over stdio
        proxmox-mcp simulator [options]  serve only the simulated Proxmox VE API
 
 Options:
-  --config FILE          YAML or JSON configuration (PROXMOX_CONFIG)
-  --url URL              Proxmox VE address, e.g. https://pve.example.com:8006 (PROXMOX_URL)
-  --insecure             skip TLS verification (PROXMOX_INSECURE); prefer PROXMOX_TLS_FINGERPRINT
-  --toolsets LIST        core (default), provision, backup, metrics, agent, agent_exec, access,
-                         cluster, api, or all (PROXMOX_TOOLSETS)
-  --tools LIST           add single tools (PROXMOX_TOOLS)
-  --exclude-tools LIST   remove single tools (PROXMOX_EXCLUDE_TOOLS)
-  --read-only            offer only tools that change nothing (PROXMOX_READ_ONLY)
-  --confirm MODE         elicit (default: ask the user through the client), strict (refuse
-                         when the client cannot ask) or none (PROXMOX_CONFIRM)
-  --audit-log FILE       append a JSON line per attempted change (PROXMOX_AUDIT_LOG);
-                         without it, the lines go to stderr
-  --http                 serve Streamable HTTP instead of stdio
-  --host ADDR            HTTP address (default 127.0.0.1); other than loopback needs a token
-  --port N               HTTP port (default 3000; 0 picks a free one)
-  --http-token TOKEN     bearer token HTTP clients must send (PROXMOX_MCP_HTTP_TOKEN)
-  --http-token-file FILE the same, read from a file
-  --log-level LEVEL      debug, info, warn or error (PROXMOX_LOG_LEVEL)
-  --demo                 run against the built-in simulator; no Proxmox needed
-  -h, --help             show this help
-  -v, --version          print the version
+${usageOptions()}
 
 Credentials come from the environment: PROXMOX_API_TOKEN=user@realm!tokenid=secret (or
 PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET), or PROXMOX_USER and PROXMOX_PASSWORD; *_FILE

@@ -1,48 +1,30 @@
-/** The command-line flags that feed the configuration, shared by the server and `doctor`. */
-import type { parseArgs } from 'node:util';
+/** The command-line flags, made from the settings table; shared by the server and `doctor`. */
 import type { ConfigFlags } from './raw.js';
+import { COMMAND_FLAGS, flagKey, SETTINGS } from './settings.js';
 
-export const OPTIONS = {
-  config: { type: 'string' },
-  url: { type: 'string' },
-  insecure: { type: 'boolean' },
-  toolsets: { type: 'string' },
-  tools: { type: 'string' },
-  'exclude-tools': { type: 'string' },
-  'read-only': { type: 'boolean' },
-  confirm: { type: 'string' },
-  'audit-log': { type: 'string' },
-  'log-level': { type: 'string' },
-  http: { type: 'boolean' },
-  host: { type: 'string' },
-  port: { type: 'string' },
-  'http-token': { type: 'string' },
-  'http-token-file': { type: 'string' },
-  demo: { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'v' },
-} as const;
+type Option = { type: 'string' | 'boolean'; short?: string };
 
+export const OPTIONS: Record<string, Option> = Object.fromEntries([
+  ...Object.entries(COMMAND_FLAGS).map(([name, f]): [string, Option] => [
+    name,
+    'short' in f ? { type: f.type, short: f.short } : { type: f.type },
+  ]),
+  ...SETTINGS.flatMap((s): [string, Option][] => [
+    ...(s.flag
+      ? [[s.flag, { type: s.type === 'boolean' ? 'boolean' : 'string' }] as [string, Option]]
+      : []),
+    ...(s.fileFlag ? [[s.fileFlag, { type: 'string' }] as [string, Option]] : []),
+  ]),
+]);
+
+/** Parsed flag values, keyed as settings read them (`read-only` as `readOnly`). */
 export function flagsOf(
-  values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'],
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>,
 ): ConfigFlags {
-  return {
-    config: values.config,
-    url: values.url,
-    insecure: values.insecure,
-    toolsets: values.toolsets,
-    tools: values.tools,
-    excludeTools: values['exclude-tools'],
-    readOnly: values['read-only'],
-    confirm: values.confirm,
-    auditLog: values['audit-log'],
-    logLevel: values['log-level'],
-    http: values.http,
-    host: values.host,
-    port: values.port,
-    httpToken: values['http-token'],
-    httpTokenFile: values['http-token-file'],
-    demo: values.demo,
-  };
+  return Object.fromEntries(
+    Object.entries(values).map(([name, value]) => [
+      flagKey(name),
+      Array.isArray(value) ? value.at(-1) : value,
+    ]),
+  );
 }

@@ -5,31 +5,15 @@
 import type { z } from 'zod';
 import { ConfigError, type Gathered, gatherConfig, type LoadOptions } from './raw.js';
 import { type Config, configSchema } from './schema.js';
+import { SETTINGS, sources } from './settings.js';
 
 export { ConfigError, type ConfigFlags, type LoadOptions } from './raw.js';
 
-/** Where each cluster setting comes from in the environment, for error messages. */
-const CLUSTER_ENV: Record<string, string> = {
-  url: 'PROXMOX_URL (or PROXMOX_HOST and PROXMOX_PORT)',
-  apiToken: 'PROXMOX_API_TOKEN',
-  tokenId: 'PROXMOX_TOKEN_ID',
-  tokenSecret: 'PROXMOX_TOKEN_SECRET',
-  user: 'PROXMOX_USER',
-  password: 'PROXMOX_PASSWORD',
-  caFile: 'PROXMOX_CA_FILE',
-  fingerprint: 'PROXMOX_TLS_FINGERPRINT',
-  insecure: 'PROXMOX_INSECURE',
-};
-const GLOBAL_ENV: Record<string, string> = {
-  readOnly: 'PROXMOX_READ_ONLY or --read-only',
-  toolsets: 'PROXMOX_TOOLSETS or --toolsets',
-  tools: 'PROXMOX_TOOLS or --tools',
-  excludeTools: 'PROXMOX_EXCLUDE_TOOLS or --exclude-tools',
-  confirm: 'PROXMOX_CONFIRM or --confirm',
-  auditLog: 'PROXMOX_AUDIT_LOG or --audit-log',
-  logLevel: 'PROXMOX_LOG_LEVEL or --log-level',
-  http: '--http, --host, --port, --http-token',
-};
+/** Where else a setting can be given, for error messages: `PROXMOX_READ_ONLY or --read-only`. */
+function hint(path: string): string {
+  const setting = SETTINGS.find((s) => s.path === path);
+  return setting ? sources(setting).join(' or ') : '';
+}
 
 /** Edit distance, for the nearest valid name of a misspelled key. */
 function distance(a: string, b: string): number {
@@ -94,13 +78,12 @@ function describeIssue(issue: z.core.$ZodIssue, fromFile: boolean, clusterCount:
   if (issue.code === 'unrecognized_keys') return describeUnknownKeys(issue);
   const [first, index, key] = issue.path;
   if (first === 'clusters' && typeof key === 'string') {
-    const env = CLUSTER_ENV[key];
     const where = fromFile ? `clusters[${String(index)}].${key} in the config file` : '';
-    const hint = clusterCount <= 1 && env ? env : '';
-    return `${[where, hint].filter(Boolean).join(' / ') || key}: ${issue.message}`;
+    const other = clusterCount <= 1 ? hint(`clusters[].${key}`) : '';
+    return `${[where, other].filter(Boolean).join(' / ') || key}: ${issue.message}`;
   }
-  if (typeof first === 'string' && GLOBAL_ENV[first])
-    return `${first} (${GLOBAL_ENV[first]}): ${issue.message}`;
+  const other = typeof first === 'string' ? hint(first) : '';
+  if (other) return `${String(first)} (${other}): ${issue.message}`;
   return `${issue.path.join('.') || 'configuration'}: ${issue.message}`;
 }
 

@@ -1,32 +1,16 @@
 /**
- * Configuration layering without the schema: a config file (YAML or JSON), then `PROXMOX_*`
- * environment variables, then command-line flags, merged into one raw object. It loads no schema
- * library, so the stdio start can read it before anything heavy (see load.ts for the checks).
+ * Configuration layering: a config file (YAML or JSON), then `PROXMOX_*` environment variables,
+ * then command-line flags, read as the settings table says (settings.ts) and merged into one raw
+ * object, checked against the schema in load.ts.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { flagKey, SETTINGS, type Setting } from './settings.js';
 
 export class ConfigError extends Error {}
 
-/** Settings that flags may give; undefined means not given. */
-export interface ConfigFlags {
-  config?: string;
-  url?: string;
-  readOnly?: boolean;
-  toolsets?: string;
-  tools?: string;
-  excludeTools?: string;
-  confirm?: string;
-  auditLog?: string;
-  logLevel?: string;
-  http?: boolean;
-  host?: string;
-  port?: string;
-  httpToken?: string;
-  httpTokenFile?: string;
-  demo?: boolean;
-  insecure?: boolean;
-}
+/** Flag values by their key (`readOnly` for `--read-only`); undefined means not given. */
+export type ConfigFlags = Record<string, string | boolean | undefined>;
 
 export type Raw = Record<string, unknown>;
 
@@ -60,18 +44,10 @@ function envSecret(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return env[name] || undefined;
 }
 
-/** The settings that are not a cluster's. */
-const GLOBAL_KEYS = new Set([
-  'toolsets',
-  'tools',
-  'excludeTools',
-  'readOnly',
-  'confirm',
-  'auditLog',
-  'logLevel',
-  'http',
-  'demo',
-]);
+/** The top-level settings that are not a cluster's. */
+const GLOBAL_KEYS = new Set(
+  SETTINGS.filter((s) => !s.path.startsWith('clusters')).map((s) => s.path.split('.')[0]),
+);
 
 function readConfigFile(path: string): Raw {
   let text: string;
@@ -105,66 +81,69 @@ function readConfigFile(path: string): Raw {
   return raw;
 }
 
-function clusterFromEnv(env: NodeJS.ProcessEnv): Raw {
-  const out: Raw = {};
-  const host = env.PROXMOX_HOST;
-  if (env.PROXMOX_URL) out.url = env.PROXMOX_URL.replace(/\/+$/, '').replace(/\/api2\/json$/, '');
-  else if (host)
-    out.url = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${env.PROXMOX_PORT ?? '8006'}`;
-  const apiToken = envSecret(env, 'PROXMOX_API_TOKEN');
-  if (apiToken) out.apiToken = apiToken;
-  if (env.PROXMOX_TOKEN_ID) out.tokenId = env.PROXMOX_TOKEN_ID;
-  const tokenSecret = envSecret(env, 'PROXMOX_TOKEN_SECRET');
-  if (tokenSecret) out.tokenSecret = tokenSecret;
-  if (env.PROXMOX_USER) out.user = env.PROXMOX_USER;
-  const password = envSecret(env, 'PROXMOX_PASSWORD');
-  if (password) out.password = password;
-  if (env.PROXMOX_CA_FILE) out.caFile = env.PROXMOX_CA_FILE;
-  if (env.PROXMOX_TLS_FINGERPRINT) out.fingerprint = env.PROXMOX_TLS_FINGERPRINT;
-  if (env.PROXMOX_INSECURE !== undefined)
-    out.insecure = parseBool('PROXMOX_INSECURE', env.PROXMOX_INSECURE);
-  return out;
-}
+const CLUSTER = 'clusters[].';
 
-function globalsFromEnv(env: NodeJS.ProcessEnv): Raw {
-  const out: Raw = {};
-  if (env.PROXMOX_READ_ONLY !== undefined)
-    out.readOnly = parseBool('PROXMOX_READ_ONLY', env.PROXMOX_READ_ONLY);
-  if (env.PROXMOX_TOOLSETS) out.toolsets = list(env.PROXMOX_TOOLSETS);
-  if (env.PROXMOX_TOOLS) out.tools = list(env.PROXMOX_TOOLS);
-  if (env.PROXMOX_EXCLUDE_TOOLS) out.excludeTools = list(env.PROXMOX_EXCLUDE_TOOLS);
-  if (env.PROXMOX_CONFIRM) out.confirm = env.PROXMOX_CONFIRM;
-  if (env.PROXMOX_AUDIT_LOG) out.auditLog = env.PROXMOX_AUDIT_LOG;
-  if (env.PROXMOX_LOG_LEVEL) out.logLevel = env.PROXMOX_LOG_LEVEL;
-  const httpToken = envSecret(env, 'PROXMOX_MCP_HTTP_TOKEN');
-  if (httpToken) out.http = { token: httpToken };
-  return out;
-}
-
-function globalsFromFlags(flags: ConfigFlags): Raw {
-  const out: Raw = {};
-  if (flags.readOnly !== undefined) out.readOnly = flags.readOnly;
-  if (flags.toolsets !== undefined) out.toolsets = list(flags.toolsets);
-  if (flags.tools !== undefined) out.tools = list(flags.tools);
-  if (flags.excludeTools !== undefined) out.excludeTools = list(flags.excludeTools);
-  if (flags.confirm !== undefined) out.confirm = flags.confirm;
-  if (flags.auditLog !== undefined) out.auditLog = flags.auditLog;
-  if (flags.logLevel !== undefined) out.logLevel = flags.logLevel;
-  if (flags.demo !== undefined) out.demo = flags.demo;
-  const http: Raw = {};
-  if (flags.http !== undefined) http.enabled = flags.http;
-  if (flags.host !== undefined) http.host = flags.host;
-  if (flags.port !== undefined) {
-    const port = Number(flags.port);
-    if (!Number.isInteger(port))
-      throw new ConfigError(`--port '${flags.port}' is not a port number`);
-    http.port = port;
+/** A setting's value from the text a variable or flag gave it (`name` says which, for errors). */
+function parse(s: Setting, name: string, given: string | boolean): unknown {
+  if (typeof given === 'boolean') return given;
+  if (s.type === 'boolean') return parseBool(name, given);
+  if (s.type === 'list') return list(given);
+  if (s.type === 'port') {
+    const port = Number(given);
+    if (!given.trim() || !Number.isInteger(port))
+      throw new ConfigError(`${name} '${given}' is not a port number`);
+    return port;
   }
-  if (flags.httpTokenFile !== undefined)
-    http.token = readSecretFile('--http-token-file', flags.httpTokenFile);
-  if (flags.httpToken !== undefined) http.token = flags.httpToken;
-  if (Object.keys(http).length) out.http = http;
-  return out;
+  // An address may be given with PVE's API path, which the client adds itself.
+  if (s.path === `${CLUSTER}url`) return given.replace(/\/+$/, '').replace(/\/api2\/json$/, '');
+  return given;
+}
+
+/** What one source gives, by the table: `read` answers a setting's text and its name there. */
+function layer(read: (s: Setting) => [name: string, given: string | boolean] | undefined): {
+  globals: Raw;
+  cluster: Raw;
+} {
+  const globals: Raw = {};
+  const cluster: Raw = {};
+  for (const s of SETTINGS) {
+    const found = read(s);
+    if (!found) continue;
+    const inCluster = s.path.startsWith(CLUSTER);
+    const keys = (inCluster ? s.path.slice(CLUSTER.length) : s.path).split('.');
+    let at = inCluster ? cluster : globals;
+    for (const key of keys.slice(0, -1)) {
+      at[key] ??= {};
+      at = at[key] as Raw;
+    }
+    at[keys.at(-1) as string] = parse(s, found[0], found[1]);
+  }
+  return { globals, cluster };
+}
+
+function fromEnv(env: NodeJS.ProcessEnv) {
+  const given = layer((s) => {
+    if (!s.env) return undefined;
+    const value = s.secret ? envSecret(env, s.env) : env[s.env];
+    // A boolean may be set empty (false); other settings count only when not empty.
+    if (value === undefined || (value === '' && s.type !== 'boolean')) return undefined;
+    return [s.env, value];
+  });
+  const host = env.PROXMOX_HOST;
+  if (given.cluster.url === undefined && host)
+    given.cluster.url = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${env.PROXMOX_PORT ?? '8006'}`;
+  return given;
+}
+
+function fromFlags(flags: ConfigFlags) {
+  return layer((s) => {
+    const value = s.flag === undefined ? undefined : flags[flagKey(s.flag)];
+    if (value !== undefined) return [`--${s.flag}`, value];
+    const file = s.fileFlag === undefined ? undefined : flags[flagKey(s.fileFlag)];
+    if (typeof file === 'string')
+      return [`--${s.fileFlag}`, readSecretFile(`--${s.fileFlag}`, file)];
+    return undefined;
+  });
 }
 
 function merge(base: Raw, over: Raw): Raw {
@@ -202,14 +181,14 @@ export interface Gathered {
 export function gatherConfig(opts: LoadOptions = {}): Gathered {
   const env = opts.env ?? process.env;
   const flags = opts.flags ?? {};
-  const file = flags.config ?? env.PROXMOX_CONFIG;
+  const file = (flags.config as string | undefined) ?? env.PROXMOX_CONFIG;
   const fromFile = file ? readConfigFile(file) : {};
   let raw = merge({}, fromFile);
   const clusters = Array.isArray(raw.clusters) ? [...(raw.clusters as Raw[])] : [];
 
-  const envCluster = clusterFromEnv(env);
-  if (flags.url) envCluster.url = flags.url.replace(/\/+$/, '');
-  if (flags.insecure !== undefined) envCluster.insecure = flags.insecure;
+  const envLayer = fromEnv(env);
+  const flagLayer = fromFlags(flags);
+  const envCluster = merge(envLayer.cluster, flagLayer.cluster);
   if (Object.keys(envCluster).length) {
     const target = env.PROXMOX_CLUSTER;
     const index = target
@@ -232,12 +211,12 @@ export function gatherConfig(opts: LoadOptions = {}): Gathered {
       envCluster,
     );
   }
-  const demo = flags.demo ?? (raw.demo as boolean | undefined) ?? false;
+  const demo = (flagLayer.globals.demo ?? raw.demo ?? false) === true;
   if (demo && opts.fallbackCluster) {
     // The demo serves the built-in simulator, whatever else is configured.
     clusters.splice(0, clusters.length, opts.fallbackCluster);
   }
-  raw = merge(merge(raw, globalsFromEnv(env)), globalsFromFlags(flags));
+  raw = merge(merge(raw, envLayer.globals), flagLayer.globals);
   raw.clusters = clusters;
   return { raw, fromFile: Boolean(file) };
 }
