@@ -102,7 +102,8 @@ export async function clusterAgent(
     // A pin replaces chain verification; a resumed session would hide the certificate.
     rejectUnauthorized: !pin && !o.tls.insecure,
     maxCachedSessions: pin ? 0 : undefined,
-    ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+    // Without verification no CA is consulted: an empty list spares loading the system store.
+    ...(o.tls.ca ? { ca: o.tls.ca } : pin || o.tls.insecure ? { ca: [] } : {}),
   });
   return { agent, request };
 }
