@@ -9,6 +9,9 @@ import { SETTINGS, sources } from './settings.js';
 
 export { ConfigError, type ConfigFlags, type LoadOptions } from './raw.js';
 
+/** Host names that reach only this machine: an HTTP endpoint there needs no token. */
+export const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 /** Where else a setting can be given, for error messages: `PROXMOX_READ_ONLY or --read-only`. */
 function hint(path: string): string {
   const setting = SETTINGS.find((s) => s.path === path);
@@ -102,7 +105,7 @@ export function validateConfig({ raw, fromFile }: Gathered): Config {
     throw new ConfigError(`configuration error:\n${lines.join('\n')}`);
   }
   const config = parsed.data;
-  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.http.host);
+  const loopback = LOOPBACK.has(config.http.host);
   if (config.http.enabled && !loopback && !config.http.token) {
     throw new ConfigError(
       `--host ${config.http.host} is not a loopback address, so the HTTP endpoint needs a bearer token: set PROXMOX_MCP_HTTP_TOKEN, --http-token-file or --http-token`,

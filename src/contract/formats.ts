@@ -22,7 +22,12 @@ const IPV4 = re(
 const IPV6 = re('[0-9a-f:]*:[0-9a-f:.]*', 'i');
 const DNS_NAME = re('(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?', 'i');
 
-const listOf = (text: string) => text.split(/[;, ]+/).filter(Boolean);
+/** A value or list of values as PVE lists them (`a,b`, `a;b`, `a b`, repeated keys). */
+export const listOf = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : [value])
+    .filter((v) => v !== undefined && v !== null && v !== '')
+    .flatMap((v) => String(v).split(/[,;\s]+/))
+    .filter(Boolean);
 
 function cidr(value: string, family: 4 | 6 | 'any'): boolean {
   const [ip, mask, ...rest] = value.split('/');

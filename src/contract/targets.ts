@@ -4,7 +4,11 @@
  * whatever tool, resource or raw call built the request, so a target cannot hide behind another
  * spelling of the path or inside a parameter.
  */
+import { listOf } from './formats.js';
 import type { ContractOperation } from './types.js';
+
+export { listOf };
+
 import { parseUpid } from './upid.js';
 
 export interface Targets {
@@ -94,13 +98,6 @@ export const volumesIn = (value: string): string[] =>
       part.includes('=') ? /^(?:file|volume|import-from)=(.*)$/.exec(part)?.[1] : part,
     )
     .filter((v): v is string => Boolean(v));
-
-/** A value or list of values as PVE lists them (`a,b`, `a;b`, `a b`, repeated keys). */
-export const listOf = (value: unknown): string[] =>
-  (Array.isArray(value) ? value : [value])
-    .filter((v) => v !== undefined && v !== null && v !== '')
-    .flatMap((v) => String(v).split(/[,;\s]+/))
-    .filter(Boolean);
 
 /** A PVE boolean as sent: true, 1, '1'. */
 // PVE's loose booleans (pve-common JSONSchema.pm) count as true wherever a flag decides a target.

@@ -20,6 +20,7 @@ import {
   type GuestFacts,
   type GuestRef,
   idAndName,
+  kindOf,
   type PveApi,
   type RequestGuard,
 } from '../pve/index.js';
@@ -27,9 +28,8 @@ import type { ClusterPolicy } from './policy.js';
 import { PolicyRefusal } from './refusal.js';
 import { inPools } from './scope.js';
 
-/** A guest's kind in words. */
-export const kind = (g: { type?: string }) =>
-  g.type === 'qemu' ? 'VM' : g.type === 'lxc' ? 'Container' : 'Guest';
+/** A guest's kind in words, to start a sentence. */
+export const kind = (g: { type?: string }) => kindOf(g.type, true);
 
 /** Whether a request may change something: every method but GET. */
 export const changes = (op: Pick<ContractOperation, 'method'>) => op.method !== 'GET';

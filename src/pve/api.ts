@@ -3,7 +3,9 @@
  * storage, backups, access, tasks. Asynchronous operations answer a TaskRef: its UPID, and
  * `wait()` for the outcome.
  */
-import type { ApiParams, ApiReturns } from '../contract/api-types.js';
+import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
+import { listOf } from '../contract/formats.js';
+import type { HttpMethod } from '../contract/types.js';
 import { type CallOptions, PveClient, type PveClientOptions } from './client.js';
 import type { WireValue } from './codec.js';
 import { PveApiError } from './errors.js';
@@ -28,24 +30,34 @@ export interface GuestRef {
 
 const GUEST_CACHE_MS = 5_000;
 
-function guestArea(client: PveClient, type: GuestType) {
-  const base = `/nodes/{node}/${type}`;
-  /** A call whose key is built from the guest type; the contract validates it at run time. */
-  const call = (method: string, path: string, params: Params, opts?: CallOptions) =>
+/** A guest type's operation at `path` below `/nodes/{node}/{qemu|lxc}`. */
+type GuestOp<T extends GuestType, M extends HttpMethod, P extends string> = Extract<
+  `${M} /nodes/{node}/${T}${P}`,
+  ApiOperation
+>;
+
+function guestArea<T extends GuestType>(client: PveClient, type: T) {
+  /** A call of this guest type's operation at `path`: typed as the two types' operations are. */
+  const call = <M extends HttpMethod, P extends string>(
+    method: M,
+    path: P,
+    params: Params,
+    opts?: CallOptions,
+  ): Promise<ApiReturns[GuestOp<T, M, P>]> =>
+    // The contract validates the parameters at run time; tools pass them loosely typed.
     client.call(
-      `${method} ${base}${path}` as 'GET /version',
-      params as never,
+      `${method} /nodes/{node}/${type}${path}` as GuestOp<T, M, P>,
+      params as ApiParams[GuestOp<T, M, P>],
       opts,
-    ) as Promise<unknown>;
-  const task = async (method: string, path: string, params: Params) =>
-    new TaskRef(client, (await call(method, path, params)) as string);
+    );
+  const task = async <M extends HttpMethod, P extends string>(method: M, path: P, params: Params) =>
+    new TaskRef(client, String(await call(method, path, params)));
   const action =
     (name: string) =>
     (node: string, vmid: number, params: Params = {}) =>
       task('POST', `/{vmid}/status/${name}`, { ...params, node, vmid });
   return {
-    list: (node: string, params: Params = {}) =>
-      call('GET', '', { ...params, node }) as Promise<ApiReturns['GET /nodes/{node}/qemu']>,
+    list: (node: string, params: Params = {}) => call('GET', '', { ...params, node }),
     status: (node: string, vmid: number) =>
       call('GET', '/{vmid}/status/current', { node, vmid }) as Promise<
         ApiReturns['GET /nodes/{node}/qemu/{vmid}/status/current'] & Record<string, unknown>
@@ -66,10 +78,7 @@ function guestArea(client: PveClient, type: GuestType) {
     updateConfig: async (node: string, vmid: number, params: Params) => {
       await call('PUT', '/{vmid}/config', { ...params, node, vmid });
     },
-    pending: (node: string, vmid: number) =>
-      call('GET', '/{vmid}/pending', { node, vmid }) as Promise<
-        ApiReturns['GET /nodes/{node}/qemu/{vmid}/pending']
-      >,
+    pending: (node: string, vmid: number) => call('GET', '/{vmid}/pending', { node, vmid }),
     create: (node: string, params: Params) => task('POST', '', { ...params, node }),
     destroy: (node: string, vmid: number, params: Params = {}) =>
       task('DELETE', '/{vmid}', { ...params, node, vmid }),
@@ -88,10 +97,7 @@ function guestArea(client: PveClient, type: GuestType) {
       call('GET', '/{vmid}/rrddata', { node, vmid, timeframe, cf }) as Promise<
         Record<string, number>[]
       >,
-    snapshots: (node: string, vmid: number) =>
-      call('GET', '/{vmid}/snapshot', { node, vmid }) as Promise<
-        ApiReturns['GET /nodes/{node}/qemu/{vmid}/snapshot']
-      >,
+    snapshots: (node: string, vmid: number) => call('GET', '/{vmid}/snapshot', { node, vmid }),
     snapshot: (node: string, vmid: number, snapname: string, params: Params = {}) =>
       task('POST', '/{vmid}/snapshot', { ...params, node, vmid, snapname }),
     snapshotConfig: (node: string, vmid: number, snapname: string) =>
@@ -105,7 +111,8 @@ function guestArea(client: PveClient, type: GuestType) {
   };
 }
 
-export type GuestArea = ReturnType<typeof guestArea>;
+/** The calls on guests of one type; `GuestArea` alone is either type's. */
+export type GuestArea<T extends GuestType = GuestType> = ReturnType<typeof guestArea<T>>;
 
 /**
  * What the caller may see of the cluster. Listings and lookups leave the rest out, as if it were
@@ -124,8 +131,19 @@ export interface Visibility {
 const everything: Visibility = { node: () => true, guest: () => true };
 
 /** PVE's tag string (`a;b`, also `,` or spaces) as a list; PVE compares tags lower-cased. */
-export const splitTags = (tags: string | string[] | undefined): string[] =>
-  Array.isArray(tags) ? tags : (tags ?? '').split(/[;, ]+/).filter(Boolean);
+export const splitTags = (tags: string | string[] | undefined): string[] => listOf(tags);
+
+/** A guest's kind in words: `VM` or `container` (`Container` to start a sentence). */
+export const kindOf = (type: string | undefined, start = false): string =>
+  type === 'qemu'
+    ? 'VM'
+    : type === 'lxc'
+      ? start
+        ? 'Container'
+        : 'container'
+      : start
+        ? 'Guest'
+        : 'guest';
 
 /** A guest's id with its name, for people: `107 (web-01)`, or `107` where the name is unknown (a stale row). */
 export const idAndName = (g: { vmid: number; name?: string }): string =>
@@ -311,8 +329,8 @@ class GuestIndex {
 /** The whole API for one cluster. */
 export class PveApi {
   readonly client: PveClient;
-  readonly qemu: GuestArea;
-  readonly lxc: GuestArea;
+  readonly qemu: GuestArea<'qemu'>;
+  readonly lxc: GuestArea<'lxc'>;
   private readonly index: GuestIndex;
 
   constructor(

@@ -2,7 +2,6 @@
  * Authentication strategies: an API token, or a user and password that log in for tickets.
  * Tickets are renewed well before PVE's two-hour expiry, and a 401 triggers one fresh login.
  */
-import { readFileSync } from 'node:fs';
 import { PveApiError } from './errors.js';
 
 export interface AuthStrategy {
@@ -24,11 +23,6 @@ export function parseApiToken(full: string): { tokenId: string; secret: string }
     throw new Error('an API token must look like user@realm!tokenid=secret');
   }
   return { tokenId: full.slice(0, eq), secret: full.slice(eq + 1) };
-}
-
-/** Reads a secret from a file, without its trailing newline. */
-export function readSecretFile(path: string): string {
-  return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
 }
 
 export class TokenAuth implements AuthStrategy {

@@ -6,11 +6,12 @@ export {
   type GuestRef,
   type GuestType,
   idAndName,
+  kindOf,
   PveApi,
   splitTags,
   type Visibility,
 } from './api.js';
-export { parseApiToken, readSecretFile, TicketAuth, TokenAuth } from './auth.js';
+export { parseApiToken, TicketAuth, TokenAuth } from './auth.js';
 export {
   type CallOptions,
   type Interceptor,

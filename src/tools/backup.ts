@@ -1,8 +1,7 @@
 /** The `backup` toolset: back up now, list backups, restore, delete a backup. */
 import { z } from 'zod';
-import { idAndName } from '../pve/index.js';
+import { idAndName, kindOf } from '../pve/index.js';
 import {
-  label,
   node,
   optionalNode,
   resolveGuest,
@@ -83,7 +82,7 @@ const backupNow = defineTool({
       'notes-template': args.notes,
       protected: args.protected || undefined,
     });
-    const what = `Back up ${label(guest.type)} ${idAndName(guest)} to ${storage}, ${args.mode} mode`;
+    const what = `Back up ${kindOf(guest.type)} ${idAndName(guest)} to ${storage}, ${args.mode} mode`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,
@@ -198,7 +197,7 @@ const restoreBackup = defineTool({
         : (await ctx.pve.guestIndex({ signal: ctx.signal })).get(args.vmid);
     if (existing && !args.force) {
       throw new ToolError(
-        `${label(existing.type)} ${idAndName(existing)} exists: restore to a new vmid, or set force to overwrite it.`,
+        `${kindOf(existing.type)} ${idAndName(existing)} exists: restore to a new vmid, or set force to overwrite it.`,
       );
     }
     const storageId = args.volid.split(':')[0] ?? '';
@@ -221,7 +220,7 @@ const restoreBackup = defineTool({
       force: args.force || undefined,
       start: args.start || undefined,
     });
-    const what = `Restore ${args.volid.split('/').pop()} to ${type === 'qemu' ? 'VM' : 'container'} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}`;
+    const what = `Restore ${args.volid.split('/').pop()} to ${kindOf(type)} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,

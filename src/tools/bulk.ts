@@ -1,7 +1,9 @@
 /** Power actions on many guests at once. */
+
 import { z } from 'zod';
 import type { GuestType } from '../pve/index.js';
-import { hasTag, label, namePattern, node, ToolError, vmid, waitTimeout } from './common.js';
+import { kindOf } from '../pve/index.js';
+import { hasTag, namePattern, node, ToolError, vmid, waitTimeout } from './common.js';
 import { type AnyTool, defineTool, ok } from './define.js';
 import { listGuests } from './guests.js';
 import { table } from './render.js';
@@ -115,7 +117,7 @@ const bulkGuests = defineTool({
           results.push(entry);
           finished++;
           await ctx.progress(
-            `${finished}/${queue.length}: ${label(base.type)} ${base.vmid} ${base.name}: ${entry.result}${entry.detail ? ` (${entry.detail})` : ''}`,
+            `${finished}/${queue.length}: ${kindOf(base.type)} ${base.vmid} ${base.name}: ${entry.result}${entry.detail ? ` (${entry.detail})` : ''}`,
           );
         });
       }

@@ -8,6 +8,8 @@ import {
   type GuestRef,
   type GuestType,
   idAndName,
+  kindOf,
+  PveApiError,
   splitTags,
   type TaskOutcome,
   type TaskRef,
@@ -48,7 +50,6 @@ export const cursor = z
   .optional()
   .describe('nextCursor of the previous page');
 
-export const label = (type: GuestType) => (type === 'qemu' ? 'VM' : 'container');
 const listTool = (type: GuestType) =>
   type === 'qemu' ? 'proxmox_list_vms' : 'proxmox_list_containers';
 
@@ -61,12 +62,10 @@ export async function resolveGuest(
   id: number,
   opts: { type?: GuestType; node?: string } = {},
 ): Promise<GuestRef> {
-  const index = await ctx.pve.guestIndex({ signal: ctx.signal });
-  let guest = index.get(id);
-  if (!guest) {
-    ctx.pve.invalidateGuests();
-    guest = (await ctx.pve.guestIndex({ signal: ctx.signal })).get(id);
-  }
+  const guest = await ctx.pve.findGuest(id, { signal: ctx.signal }).catch((err: unknown) => {
+    if (err instanceof PveApiError && err.kind === 'not_found') return undefined;
+    throw err;
+  });
   if (!guest) {
     const where = opts.type ? listTool(opts.type) : 'proxmox_list_vms or proxmox_list_containers';
     throw new ToolError(
@@ -75,15 +74,15 @@ export async function resolveGuest(
     );
   }
   if (opts.type && guest.type !== opts.type) {
-    const other = guest.type === 'qemu' ? 'VM' : 'container';
+    const other = kindOf(guest.type);
     throw new ToolError(
-      `${idAndName(guest)} is a ${other}, not a ${label(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
+      `${idAndName(guest)} is a ${other}, not a ${kindOf(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
       { vmid: id, type: guest.type },
     );
   }
   if (opts.node && opts.node !== guest.node) {
     throw new ToolError(
-      `${label(guest.type)} ${id} is on node ${guest.node}, not ${opts.node}. Omit node to let the vmid decide.`,
+      `${kindOf(guest.type)} ${id} is on node ${guest.node}, not ${opts.node}. Omit node to let the vmid decide.`,
       { vmid: id, node: guest.node },
     );
   }
@@ -222,7 +221,7 @@ async function followHa(
     )
       return {
         summary: { upid, status: 'completed', exitstatus: 'OK', durationMs: elapsed },
-        text: `${asked}, and the HA manager carried it out: ${label(guest.type)} ${guest.vmid} is ${wanted} after ${(elapsed / 1000).toFixed(1)}s.`,
+        text: `${asked}, and the HA manager carried it out: ${kindOf(guest.type)} ${guest.vmid} is ${wanted} after ${(elapsed / 1000).toFixed(1)}s.`,
       };
     // Without the right to read the HA status, the guest's own state is all there is to follow.
     const services = (await ctx.pve.cluster.haStatus().catch(() => [])) as {

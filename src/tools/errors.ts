@@ -2,12 +2,12 @@
  * Plain-words failures with the next step, from the client's classified errors. A tool result
  * says what happened and what to do; it never carries a stack or raw JSON.
  */
-import { PveApiError } from '../pve/index.js';
+import { kindOf, PveApiError } from '../pve/index.js';
 import { ToolError } from './common.js';
 
 function guestFromPath(path: string): { kind: string; vmid: string } | undefined {
   const m = /\/(qemu|lxc)\/(\d+)/.exec(path);
-  return m ? { kind: m[1] === 'qemu' ? 'VM' : 'Container', vmid: m[2] as string } : undefined;
+  return m ? { kind: kindOf(m[1], true), vmid: m[2] as string } : undefined;
 }
 
 /** Text and data for an error the user can act on; undefined for bugs, which are rethrown. */

@@ -8,13 +8,13 @@ import {
   type ClusterResource,
   type GuestRef,
   type GuestType,
+  kindOf,
   type PveApi,
   splitTags,
 } from '../pve/index.js';
 import {
   cursor,
   hasTag,
-  label,
   limit,
   namePattern,
   node,
@@ -120,7 +120,7 @@ export async function guestStatus(pve: PveApi, g: GuestRef): Promise<StatusOutpu
 }
 
 export function statusText(s: StatusOutput): string {
-  const kind = s.type === 'qemu' ? 'VM' : 'Container';
+  const kind = kindOf(s.type, true);
   const state = s.qmpstatus && s.qmpstatus !== s.status ? `${s.status} (${s.qmpstatus})` : s.status;
   const parts = [`${kind} ${s.vmid} ${s.name} on ${s.node}: ${state}`];
   if (s.status === 'running')
@@ -257,7 +257,7 @@ export async function guestInfo(pve: PveApi, g: GuestRef): Promise<InfoOutput> {
 }
 
 export function infoText(i: InfoOutput): string {
-  const kind = i.type === 'qemu' ? 'VM' : 'Container';
+  const kind = kindOf(i.type, true);
   const lines = [
     `${kind} ${i.vmid} ${i.name} on ${i.node}: ${i.status}${i.template ? ' (template)' : ''}${i.lock ? `, locked (${i.lock})` : ''}`,
     `CPU ${i.cores ?? 1} core(s)${i.sockets && i.sockets > 1 ? ` x ${i.sockets} sockets` : ''}${i.cpulimit ? ` limited to ${i.cpulimit} CPU` : ''}, memory ${i.memoryMiB ?? '?'} MiB${i.ostype ? `, OS type ${i.ostype}` : ''}${i.onboot ? ', starts at boot' : ''}`,
@@ -360,8 +360,8 @@ function listTool(type: GuestType, name: string, title: string) {
 function infoTool(type: GuestType, name: string) {
   return defineTool({
     name,
-    title: `${type === 'qemu' ? 'VM' : 'Container'} configuration`,
-    description: `Returns a ${label(type)}'s configuration: CPU, memory, disks, network interfaces, OS type, tags, description, pending changes and the config digest.`,
+    title: `${kindOf(type, true)} configuration`,
+    description: `Returns a ${kindOf(type)}'s configuration: CPU, memory, disks, network interfaces, OS type, tags, description, pending changes and the config digest.`,
     toolset: 'core',
     access: 'read',
     targets: guestTargets,
@@ -378,8 +378,8 @@ function infoTool(type: GuestType, name: string) {
 function statusTool(type: GuestType, name: string) {
   return defineTool({
     name,
-    title: `${type === 'qemu' ? 'VM' : 'Container'} status`,
-    description: `Returns a ${label(type)}'s run state, uptime, CPU and memory use, lock and HA state.`,
+    title: `${kindOf(type, true)} status`,
+    description: `Returns a ${kindOf(type)}'s run state, uptime, CPU and memory use, lock and HA state.`,
     toolset: 'core',
     access: 'read',
     targets: guestTargets,

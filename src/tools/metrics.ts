@@ -3,8 +3,8 @@
  * min, average, max and last, never dumped as raw points.
  */
 import { z } from 'zod';
-import { idAndName } from '../pve/index.js';
-import { label, node, resolveGuest, vmid } from './common.js';
+import { idAndName, kindOf } from '../pve/index.js';
+import { node, resolveGuest, vmid } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
 import { bytes, percent, table } from './render.js';
 
@@ -128,7 +128,7 @@ const guestMetrics = defineTool({
       ['diskread', 'bytes/s', field('diskread')],
       ['diskwrite', 'bytes/s', field('diskwrite')],
     ]);
-    const name = `${label(guest.type)} ${idAndName(guest)}`;
+    const name = `${kindOf(guest.type)} ${idAndName(guest)}`;
     return ok(
       { target: name, timeframe: args.timeframe, cf: args.cf, series },
       `${name}, last ${args.timeframe} (${args.cf}):\n${render(series)}`,

@@ -1,9 +1,8 @@
 /** Guest power: start, stop, shut down, reboot, reset, suspend and resume, for VMs and containers. */
 import { z } from 'zod';
 import type { GuestType } from '../pve/index.js';
-import { idAndName } from '../pve/index.js';
+import { idAndName, kindOf } from '../pve/index.js';
 import {
-  label,
   optionalNode,
   resolveGuest,
   runTask,
@@ -61,7 +60,7 @@ function powerTool(
     output: powerOutput,
     async run(args, ctx) {
       const guest = await resolveGuest(ctx, args.vmid, { type: spec.type, node: args.node });
-      const what = `${spec.action[0]?.toUpperCase()}${spec.action.slice(1)} ${label(spec.type)} ${idAndName(guest)} on ${guest.node}`;
+      const what = `${spec.action[0]?.toUpperCase()}${spec.action.slice(1)} ${kindOf(spec.type)} ${idAndName(guest)} on ${guest.node}`;
       if (guest.template && (spec.action === 'start' || spec.action === 'resume')) {
         throw new ToolError(`${idAndName(guest)} is a template and cannot run; clone it instead.`);
       }
@@ -76,7 +75,7 @@ function powerTool(
       if (done?.(status, spec.type)) {
         return ok(
           { vmid: guest.vmid, node: guest.node, action: spec.action, status: 'completed' as const },
-          `${spec.type === 'qemu' ? 'VM' : 'Container'} ${idAndName(guest)} is already ${status}; nothing to do.`,
+          `${kindOf(spec.type, true)} ${idAndName(guest)} is already ${status}; nothing to do.`,
         );
       }
       const task = await ctx.pve

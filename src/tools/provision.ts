@@ -4,11 +4,10 @@
  */
 import { z } from 'zod';
 import { DISK_KEY, volumesIn } from '../contract/targets.js';
-import { type GuestRef, idAndName } from '../pve/index.js';
+import { type GuestRef, idAndName, kindOf } from '../pve/index.js';
 import {
   guestTask,
   hostname,
-  label,
   node,
   optionalNode,
   resolveGuest,
@@ -67,7 +66,7 @@ const cloneGuest = defineTool({
     });
     const target = args.target ?? guest.node;
     const kind = (args.full ?? !guest.template) ? 'full' : 'linked';
-    const what = `Clone ${label(guest.type)} ${idAndName(guest)} to ${newid}${args.name ? ` (${args.name})` : ''} on ${target}, ${kind}`;
+    const what = `Clone ${kindOf(guest.type)} ${idAndName(guest)} to ${newid}${args.name ? ` (${args.name})` : ''} on ${target}, ${kind}`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,
@@ -103,7 +102,7 @@ async function checkSharedForClone(
   if (args.storage && !shared.has(args.storage)) local.push(`the target storage ${args.storage}`);
   if (local.length)
     throw new ToolError(
-      `${label(guest.type)} ${idAndName(guest)} cannot be cloned to ${args.target}: PVE clones to another node only when every disk (CD-ROM ISOs included) and the target storage are shared, and here ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to ${guest.node}. Clone it on ${guest.node} and migrate the clone, or move its disks to shared storage first.`,
+      `${kindOf(guest.type)} ${idAndName(guest)} cannot be cloned to ${args.target}: PVE clones to another node only when every disk (CD-ROM ISOs included) and the target storage are shared, and here ${local.join(', ')} ${local.length > 1 ? 'are' : 'is'} local to ${guest.node}. Clone it on ${guest.node} and migrate the clone, or move its disks to shared storage first.`,
     );
 }
 
@@ -122,7 +121,7 @@ const convertToTemplate = defineTool({
     const task = await ctx.pve.guests(guest.type).template(guest.node, guest.vmid);
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
-      what: `Convert ${label(guest.type)} ${idAndName(guest)} to a template`,
+      what: `Convert ${kindOf(guest.type)} ${idAndName(guest)} to a template`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, ...summary }, text);
   },
@@ -213,7 +212,7 @@ const updateConfig = defineTool({
       const net0 = String(config.net0 ?? '');
       if (!net0)
         throw new ToolError(
-          `${label(guest.type)} ${guest.vmid} has no first network interface (net0) to change.`,
+          `${kindOf(guest.type)} ${guest.vmid} has no first network interface (net0) to change.`,
         );
       const parts = net0
         .split(',')
@@ -239,7 +238,7 @@ const updateConfig = defineTool({
     const pending = (await area.pending(guest.node, guest.vmid))
       .filter((p) => p.pending !== undefined || p.delete)
       .map((p) => p.key);
-    const text = `Changed ${[...changed, ...(args.delete ?? []).map((k) => `-${k}`)].join(', ')} of ${label(guest.type)} ${idAndName(guest)}${pending.length ? `; pending until the next start: ${pending.join(', ')}` : ''}.`;
+    const text = `Changed ${[...changed, ...(args.delete ?? []).map((k) => `-${k}`)].join(', ')} of ${kindOf(guest.type)} ${idAndName(guest)}${pending.length ? `; pending until the next start: ${pending.join(', ')}` : ''}.`;
     return ok(
       {
         vmid: guest.vmid,
@@ -277,7 +276,7 @@ const resizeDisk = defineTool({
       .resize(guest.node, guest.vmid, args.disk, args.size);
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
-      what: `Resize ${args.disk} of ${label(guest.type)} ${idAndName(guest)} ${args.size.startsWith('+') ? 'by' : 'to'} ${args.size.replace('+', '')}`,
+      what: `Resize ${args.disk} of ${kindOf(guest.type)} ${idAndName(guest)} ${args.size.startsWith('+') ? 'by' : 'to'} ${args.size.replace('+', '')}`,
     });
     return ok(
       { vmid: guest.vmid, node: guest.node, disk: args.disk, size: args.size, ...summary },
@@ -318,7 +317,7 @@ const migrateGuest = defineTool({
     const task = await ctx.pve.guests(guest.type).migrate(guest.node, guest.vmid, params);
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
-      what: `Migrate ${label(guest.type)} ${idAndName(guest)} from ${guest.node} to ${args.target}`,
+      what: `Migrate ${kindOf(guest.type)} ${idAndName(guest)} from ${guest.node} to ${args.target}`,
       ha: { guest, node: args.target },
     });
     return ok({ vmid: guest.vmid, node: guest.node, target: args.target, ...summary }, text);

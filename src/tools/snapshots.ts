@@ -1,15 +1,7 @@
 /** Snapshots, of VMs and containers alike: the vmid tells which. */
 import { z } from 'zod';
-import { idAndName } from '../pve/index.js';
-import {
-  label,
-  optionalNode,
-  resolveGuest,
-  runTask,
-  taskFields,
-  vmid,
-  waitTimeout,
-} from './common.js';
+import { idAndName, kindOf } from '../pve/index.js';
+import { optionalNode, resolveGuest, runTask, taskFields, vmid, waitTimeout } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
 
 const snapname = z
@@ -44,7 +36,7 @@ const createSnapshot = defineTool({
     });
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
-      what: `Snapshot '${args.snapname}' of ${label(guest.type)} ${idAndName(guest)}`,
+      what: `Snapshot '${args.snapname}' of ${kindOf(guest.type)} ${idAndName(guest)}`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },
@@ -87,14 +79,15 @@ const listSnapshots = defineTool({
         description: s.description || undefined,
         snaptime: s.snaptime,
         parent: s.parent,
-        vmstate: s.vmstate === undefined ? undefined : s.vmstate === 1,
+        // Only QEMU snapshots can hold RAM.
+        vmstate: 'vmstate' in s && s.vmstate !== undefined ? s.vmstate === 1 : undefined,
         // PVE marks a snapshot a task is still taking or deleting.
         snapstate: (s as { snapstate?: string }).snapstate as 'prepare' | 'delete' | undefined,
       }));
     if (!snapshots.length)
       return ok(
         { vmid: guest.vmid, snapshots },
-        `${label(guest.type)} ${idAndName(guest)} has no snapshots.`,
+        `${kindOf(guest.type)} ${idAndName(guest)} has no snapshots.`,
       );
     // Print as a tree: children under their parent, "NOW" where the current state is.
     const children = new Map<string | undefined, typeof snapshots>();
@@ -142,7 +135,7 @@ const rollbackSnapshot = defineTool({
       .rollback(guest.node, guest.vmid, args.snapname, { start: args.start || undefined });
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
-      what: `Roll back ${label(guest.type)} ${idAndName(guest)} to '${args.snapname}'`,
+      what: `Roll back ${kindOf(guest.type)} ${idAndName(guest)} to '${args.snapname}'`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },
@@ -165,7 +158,7 @@ const deleteSnapshot = defineTool({
       .deleteSnapshot(guest.node, guest.vmid, args.snapname);
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
-      what: `Delete snapshot '${args.snapname}' of ${label(guest.type)} ${idAndName(guest)}`,
+      what: `Delete snapshot '${args.snapname}' of ${kindOf(guest.type)} ${idAndName(guest)}`,
     });
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
+import { LOOPBACK } from '../config/load.js';
 
 export interface HttpOptions {
   host: string;
@@ -27,8 +28,6 @@ export interface RunningHttp {
   /** Stops accepting requests and waits (up to `graceMs`) for running ones. */
   close(graceMs?: number): Promise<void>;
 }
-
-export const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
