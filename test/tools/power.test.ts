@@ -1,0 +1,108 @@
+/** Guest power (src/tools/power.ts). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type McpHarness, startHarness } from '../helpers/mcp.js';
+
+let h: McpHarness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.close());
+
+describe('power', () => {
+  it('starts a VM, waits, and streams progress', async () => {
+    const progress: string[] = [];
+    const r = await h.call(
+      'proxmox_start_vm',
+      { vmid: 103 },
+      { onprogress: (p) => progress.push(p.message ?? '') },
+    );
+    expect(r.isError).toBeFalsy();
+    expect(r.structured).toMatchObject({
+      vmid: 103,
+      node: 'pve1',
+      action: 'start',
+      status: 'completed',
+      exitstatus: 'OK',
+    });
+    expect(r.structured?.upid).toMatch(
+      /^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:103:root@pam!simulator:$/,
+    );
+    expect(r.text).toMatch(/^Start VM 103 \(win-app\) on pve1: done in \d+\.\ds\.$/);
+    expect(progress[0]).toBe('Start VM 103 (win-app) on pve1: task qmstart started');
+    expect(progress).toContain('TASK OK');
+    const again = await h.call('proxmox_start_vm', { vmid: 103 });
+    expect(again.text).toMatch(/already running; nothing to do/);
+  });
+
+  it('suspends a container by checkpoint (it stops) and resumes it; a running one needs nothing', async () => {
+    const running = await h.call('proxmox_resume_container', { vmid: 202 });
+    expect(running.text).toMatch(/Container 202 \(ct-monitor\) is already running; nothing to do/);
+    const suspend = await h.call('proxmox_suspend_container', { vmid: 202 });
+    expect(suspend.isError, suspend.text).toBeFalsy();
+    expect((await h.call('proxmox_get_container_status', { vmid: 202 })).structured).toMatchObject({
+      status: 'stopped',
+    });
+    const resume = await h.call('proxmox_resume_container', { vmid: 202 });
+    expect(resume.isError, resume.text).toBeFalsy();
+    expect((await h.call('proxmox_get_container_status', { vmid: 202 })).structured).toMatchObject({
+      status: 'running',
+    });
+  });
+
+  it('reboots a running container, stops it, and says a stopped one needs no stop', async () => {
+    const status = async () =>
+      (await h.call('proxmox_get_container_status', { vmid: 202 })).structured?.status;
+    const reboot = await h.call('proxmox_reboot_container', { vmid: 202 });
+    expect(reboot.isError, reboot.text).toBeFalsy();
+    expect(reboot.text).toMatch(/^Reboot container 202 \(ct-monitor\) on pve2: done/);
+    expect(await status()).toBe('running');
+    const stop = await h.call('proxmox_stop_container', { vmid: 202 });
+    expect(stop.isError, stop.text).toBeFalsy();
+    expect(stop.structured).toMatchObject({ vmid: 202, action: 'stop', status: 'completed' });
+    expect(await status()).toBe('stopped');
+    const again = await h.call('proxmox_stop_container', { vmid: 202 });
+    expect(again.text).toMatch(/Container 202 \(ct-monitor\) is already stopped; nothing to do/);
+    await h.call('proxmox_start_container', { vmid: 202 });
+    expect(await status()).toBe('running');
+  });
+
+  it('asks HA for an HA-managed guest, then waits for the HA manager and says what it did', async () => {
+    const stop = await h.call('proxmox_stop_vm', { vmid: 101 });
+    expect(stop.isError, stop.text).toBeFalsy();
+    expect(stop.text).toMatch(
+      /^Stop VM 101 \(web-02\) on pve1: requested of HA \(task UPID:pve1:[^)]*:hastop:101:[^)]*\), and the HA manager carried it out: VM 101 is stopped after [\d.]+s\.$/,
+    );
+    expect(h.sim.sim.cluster.guests.get(101)?.running).toBe(false);
+    // A start the HA manager cannot carry out: the service ends in error, and the tool says so.
+    const guest = h.sim.sim.cluster.guests.get(101);
+    if (!guest) throw new Error('no 101');
+    const net0 = guest.config.net0 ?? '';
+    guest.config.net0 = net0.replace(/bridge=\w+/, 'bridge=vmbr9');
+    try {
+      const start = await h.call('proxmox_start_vm', { vmid: 101 });
+      expect(start.isError).toBe(true);
+      expect(start.text).toMatch(/requested of HA .*, but the HA service vm:101 is in error/);
+    } finally {
+      guest.config.net0 = net0;
+      // As an administrator would: ha-manager set vm:101 --state disabled, then started again.
+      const service = h.sim.sim.cluster.ha.get('vm:101');
+      if (service) delete service.error;
+    }
+    const again = await h.call('proxmox_start_vm', { vmid: 101 });
+    expect(again.text).toMatch(/the HA manager carried it out: VM 101 is running/);
+  });
+
+  it('names the lock of a locked guest', async () => {
+    const snap = await h.call('proxmox_create_snapshot', {
+      vmid: 101,
+      snapname: 'slow',
+      vmstate: true,
+      timeout: 0,
+    });
+    expect(snap.structured?.status).toBe('started');
+    const r = await h.call('proxmox_create_snapshot', { vmid: 101, snapname: 'second' });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/VM 101 \(web-02\) is locked \(snapshot\)/);
+    await h.call('proxmox_wait_task', { upid: snap.structured?.upid });
+  });
+});
