@@ -31,3 +31,16 @@ export class TaskError extends Error {
     super(message);
   }
 }
+
+/**
+ * An answer pveproxy gives itself, outside the API's JSON envelope: the first line is the reason
+ * phrase and the whole text the body (pve-http-server PVE/APIServer/AnyEvent.pm error).
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

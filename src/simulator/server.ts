@@ -17,7 +17,7 @@ import type { Ctx, Routes } from './context.js';
 import { WithTotal } from './context.js';
 import type { Dataset } from './dataset-types.js';
 import { buildDataset, type DatasetName } from './datasets.js';
-import { PveError, paramError, permissionError } from './errors.js';
+import { HttpError, PveError, paramError, permissionError } from './errors.js';
 import { type FaultRule, Faults } from './faults.js';
 import { routes as allRoutes } from './routes/index.js';
 import { Cluster } from './state.js';
@@ -55,7 +55,8 @@ export interface RequestRecord {
   auth?: string;
 }
 
-const MAX_BODY = 1 << 20;
+/** pveproxy reads at most this much of a request body ($limit_max_post in AnyEvent.pm). */
+const MAX_POST = 512 * 1024;
 const REQUEST_LOG_SIZE = 10_000;
 
 /** The simulated PVE API, independent of any socket: `handle` serves one request. */
@@ -201,16 +202,29 @@ export class Simulator {
       }
 
       const body = await readBody(req);
-      if (body.length && (method === 'GET' || method === 'DELETE')) {
-        throw new PveError(501, `Unexpected content for method '${method}'`);
-      }
       const op = match?.operation;
-      if (!match || !op) throw new PveError(501, `Method '${method} ${path}' not implemented`);
-
+      // pveproxy authenticates first (every path but a few open ones), then looks at the body,
+      // answering in plain text, and only then for the handler (pve-http-server
+      // PVE/APIServer/AnyEvent.pm authenticate_and_handle_request, handle_api2_request).
       const auth = await this.authenticate(req, method, op);
       if (auth) record.auth = authId(auth);
+      checkBody(req, method, body);
+      const parsed = parseBody(req, body);
+      if (!match || !op) throw new PveError(501, `Method '${method} ${path}' not implemented`);
 
-      const { params, strictBoolean } = mergeParams(url, req, body, match.params);
+      const { params, strictBoolean } = mergeParams(url, parsed, match.params);
+      // A token where the handler wants a ticket, named by the request's own path; the message
+      // keeps the newline PVE puts before its closing parenthesis (pve-manager PVE/HTTPServer.pm
+      // rest_handler, pve-common PVE/Exception.pm raise_perm_exc).
+      // An open endpoint does not verify the token, but still refuses one.
+      const tokenHeader =
+        !cookieTicket(req.headers.cookie) &&
+        /(?:^|\s)PVEAPIToken[= ]/.test(req.headers.authorization ?? '');
+      if (tokenHeader && !op.allowtoken)
+        throw new PveError(
+          403,
+          `Permission check failed (URI '${decodePath(path)}' not available with API token, need proper ticket.\n)`,
+        );
       // PVE checks permissions on the parameters as sent, before the handler validates them
       // (pve-manager PVE/HTTPServer.pm rest_handler calls check_api2_permissions first).
       if (auth && op.permissions?.check) {
@@ -262,6 +276,17 @@ export class Simulator {
       }
       send(200, 'OK', payload);
     } catch (err) {
+      if (err instanceof HttpError) {
+        record.status = err.status;
+        if (res.destroyed) return;
+        res.statusCode = err.status;
+        res.statusMessage = (err.message.split('\n')[0] ?? '')
+          .replace(/[^\x20-\x7e]/g, ' ')
+          .slice(0, 200);
+        res.setHeader('Content-Length', Buffer.byteLength(err.message));
+        res.end(err.message);
+        return;
+      }
       if (err instanceof PveError) {
         if (err.status === 401 && this.authFailureDelayMs) await sleep(this.authFailureDelayMs);
         sendError(err);
@@ -276,19 +301,13 @@ export class Simulator {
   private async authenticate(
     req: http.IncomingMessage,
     method: string,
-    op: ContractOperation,
+    op: ContractOperation | undefined,
   ): Promise<AuthContext | undefined> {
-    if (op.permissions?.user === 'world') return undefined;
+    if (op?.permissions?.user === 'world') return undefined;
     const header = req.headers.authorization ?? '';
     if (header.startsWith('PVEAPIToken')) {
       const auth = this.access.verifyToken(header.replace(/^PVEAPIToken[= ]/, ''));
       if (!auth) throw new PveError(401, 'Authentication failed!');
-      if (!op.allowtoken) {
-        throw new PveError(
-          403,
-          `Permission check failed (URI '${op.path}' not available with API token, need proper ticket.)`,
-        );
-      }
       return auth;
     }
     const ticket = cookieTicket(req.headers.cookie) ?? header.match(/^PVEAuthCookie=(.+)$/)?.[1];
@@ -339,22 +358,89 @@ function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The body, kept up to one byte past pveproxy's limit (the rest is read and dropped). */
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
+      if (size <= MAX_POST) chunks.push(chunk);
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new PveError(413, 'Request Entity Too Large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** The length pveproxy goes by: the Content-Length header, else what came. */
+function bodyLength(req: http.IncomingMessage, body: Buffer): number {
+  const declared = Number(req.headers['content-length']);
+  return Number.isFinite(declared) && req.headers['content-length'] !== undefined
+    ? declared
+    : body.length;
+}
+
+/**
+ * pveproxy's own refusals of a body, in plain text (pve-http-server PVE/APIServer/AnyEvent.pm
+ * authenticate_and_handle_request): content on a method without one, more than 512 KiB, a content
+ * type it does not read.
+ */
+function checkBody(req: http.IncomingMessage, method: string, body: Buffer): void {
+  if (!bodyLength(req, body)) return;
+  if (method !== 'PUT' && method !== 'POST')
+    throw new HttpError(501, `Unexpected content for method '${method}'`);
+  if (bodyLength(req, body) > MAX_POST) throw new HttpError(501, 'for data too large');
+  const ctype = req.headers['content-type'];
+  const ct = contentType(ctype);
+  if (ct && ct !== 'application/x-www-form-urlencoded' && ct !== 'application/json')
+    throw new HttpError(506, `upload 'Content-Type '${ctype}' not implemented`);
+}
+
+/** The media type as pve-http-server parse_content_type splits it off its parameters. */
+function contentType(header: string | undefined): string | undefined {
+  return header ? header.split(/\s*[;,]\s*/)[0] : undefined;
+}
+
+/**
+ * The body's parameters: JSON for `application/json`, a form otherwise. JSON that does not parse
+ * is decode_json's error, which pveproxy sends as a plain 500 (AnyEvent.pm extract_params,
+ * handle_api2_request); its wording imitates JSON::XS's.
+ */
+function parseBody(
+  req: http.IncomingMessage,
+  body: Buffer,
+): { params: RawParams; json: boolean } | undefined {
+  if (!body.length) return undefined;
+  const text = body.toString('utf8');
+  if (contentType(req.headers['content-type']) === 'application/json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      const offset = Number(/position (\d+)/.exec((err as Error).message)?.[1] ?? 0);
+      const rest = offset < text.length ? text.slice(offset) : '(end of string)';
+      throw new HttpError(
+        500,
+        `malformed JSON string, neither tag, scalar, number, array, object or literal, at character offset ${offset} (before "${rest}") at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 934.\n`,
+      );
+    }
+    const params: RawParams = {};
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      Object.assign(params, parsed);
+    return { params, json: true };
+  }
+  const params: RawParams = {};
+  for (const [k, v] of new URLSearchParams(text)) addParam(params, k, v);
+  return { params, json: false };
+}
+
+/** The path as pveproxy names it in messages: below /api2/json, URL-decoded (uri_unescape). */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 function addParam(params: RawParams, key: string, value: string) {
@@ -363,46 +449,30 @@ function addParam(params: RawParams, key: string, value: string) {
   else params[key] = Array.isArray(prev) ? [...prev, value] : [prev as string, value];
 }
 
-/** Body and query parameters merged, query winning, path parameters checked against both. */
+/**
+ * Body and query parameters merged, query winning; a path parameter given again with another
+ * value is a parameter error on it (pve-manager PVE/HTTPServer.pm rest_handler compares as
+ * strings, so a repeated one always conflicts).
+ */
 function mergeParams(
   url: URL,
-  req: http.IncomingMessage,
-  body: Buffer,
+  body: { params: RawParams; json: boolean } | undefined,
   pathParams: Record<string, string>,
 ): { params: RawParams; strictBoolean: boolean } {
-  const params: RawParams = {};
-  let strictBoolean = true;
-  if (body.length) {
-    const type = String(req.headers['content-type'] ?? '');
-    if (type.includes('application/json')) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        throw new PveError(400, 'Parameter verification failed.', { body: 'invalid JSON' });
-      }
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        Object.assign(params, parsed);
-        strictBoolean = false;
-      }
-    } else {
-      for (const [k, v] of new URLSearchParams(body.toString('utf8'))) addParam(params, k, v);
-    }
-  }
+  const params: RawParams = { ...body?.params };
   const query: RawParams = {};
   for (const [k, v] of url.searchParams) addParam(query, k, v);
   Object.assign(params, query);
   for (const [name, value] of Object.entries(pathParams)) {
     const given = params[name];
-    if (given !== undefined && String(given) !== value) {
-      throw new PveError(
-        400,
-        'duplicate parameter (already defined in URI) with conflicting values!',
-      );
-    }
+    const text = given === true ? '1' : given === false ? '0' : given;
+    if (given !== undefined && (Array.isArray(text) || String(text) !== value))
+      throw paramError({
+        [name]: 'duplicate parameter (already defined in URI) with conflicting values!',
+      });
     params[name] = value;
   }
-  return { params, strictBoolean };
+  return { params, strictBoolean: !body?.json };
 }
 
 export interface RunningSimulator {

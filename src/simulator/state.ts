@@ -182,6 +182,13 @@ export function parseDisk(
 
 export const guestLabel = (type: GuestType) => (type === 'qemu' ? 'VM' : 'CT');
 
+/**
+ * What load_config says of a config file that is not on this node (pve-guest-common
+ * PVE/AbstractConfig.pm load_config), before a task or inside one.
+ */
+export const missingConfig = (node: string, vmid: number, type: GuestType) =>
+  `Configuration file 'nodes/${node}/${type === 'qemu' ? 'qemu-server' : 'lxc'}/${vmid}.conf' does not exist`;
+
 export class Cluster {
   name: string;
   seed: number;
@@ -397,13 +404,16 @@ export class Cluster {
     );
   }
 
+  /** The guest whose config file is on this node, if any. */
+  findGuest(node: string, vmid: number, type: GuestType): SimGuest | undefined {
+    const guest = this.guests.get(vmid);
+    return guest && guest.node === node && guest.type === type ? guest : undefined;
+  }
+
   /** The guest on this node, or PVE's error for a missing config file. */
   guestOn(node: string, vmid: number, type: GuestType): SimGuest {
-    const guest = this.guests.get(vmid);
-    if (!guest || guest.node !== node || guest.type !== type) {
-      const dir = type === 'qemu' ? 'qemu-server' : 'lxc';
-      throw fail(`Configuration file 'nodes/${node}/${dir}/${vmid}.conf' does not exist`);
-    }
+    const guest = this.findGuest(node, vmid, type);
+    if (!guest) throw fail(missingConfig(node, vmid, type));
     return guest;
   }
 
@@ -484,6 +494,37 @@ export class Cluster {
       throw fail(`storage '${storage}' is not available on node '${node}'`);
     }
     return s;
+  }
+
+  /**
+   * The content type pve-storage reads from a volume's name (PVE/Storage.pm parse_volname, which
+   * does not look for the file): `iso/`, `vztmpl/`, `backup/`, `snippets/`, `import/`, disk images
+   * otherwise. An unknown storage is storage_config's error.
+   */
+  volumeType(volid: string): string {
+    const [storage = '', ...rest] = volid.split(':');
+    if (!this.storages.has(storage)) throw fail(`storage '${storage}' does not exist`);
+    const m = /^(iso|vztmpl|backup|snippets|import)\//.exec(rest.join(':'));
+    if (m) return m[1] as string;
+    for (const v of this.volumes.values()) if (v.volid === volid) return v.content;
+    return 'images';
+  }
+
+  /**
+   * The check before a task that a volume named by the caller holds the content wanted
+   * (pve-storage PVE/Storage.pm check_volume_access): by its name, not whether it exists.
+   */
+  assertVolumeType(volid: string, type: ContentType): void {
+    const vtype = this.volumeType(volid);
+    if (vtype !== type && !(type === 'rootdir' && vtype === 'images'))
+      throw fail(`unable to use volume ${volid} - content type needs to be '${type}'`);
+  }
+
+  /** Where a file-based storage keeps a backup archive (pve-storage get_backup_dir). */
+  archivePath(volid: string): string {
+    const [storage = '', ...rest] = volid.split(':');
+    const base = this.storages.get(storage)?.path ?? `/mnt/pve/${storage}`;
+    return `${base}/dump/${rest.join(':').replace(/^backup\//, '')}`;
   }
 
   private volumeKey(node: string | undefined, volid: string): string {

@@ -45,11 +45,44 @@ describe('envelope and errors', () => {
       },
       body: 'a=1',
     });
+    // pveproxy answers this itself, in plain text (pve-http-server PVE/APIServer/AnyEvent.pm).
     expect(raw.status).toBe(501);
-    expect(await raw.json()).toEqual({
-      data: null,
-      message: "Unexpected content for method 'DELETE'\n",
+    expect(raw.statusText).toBe("Unexpected content for method 'DELETE'");
+    expect(await raw.text()).toBe("Unexpected content for method 'DELETE'");
+  });
+
+  it('refuses a body over 512 KiB, and a content type it does not read, in plain text', async () => {
+    const { fetch } = await import('undici');
+    const post = (body: string, type: string) =>
+      fetch(`${sim.url}/api2/json/nodes/pve1/qemu/103/config`, {
+        method: 'POST',
+        headers: { authorization: sim.token.header, 'content-type': type },
+        body,
+      });
+    const big = await post(
+      `description=${'x'.repeat(512 * 1024)}`,
+      'application/x-www-form-urlencoded',
+    );
+    expect(big.status).toBe(501);
+    expect(big.statusText).toBe('for data too large');
+    expect(await big.text()).toBe('for data too large');
+    const text = await post('description=x', 'text/plain');
+    expect(text.status).toBe(506);
+    expect(await text.text()).toBe("upload 'Content-Type 'text/plain' not implemented");
+  });
+
+  it("answers JSON that does not parse with decode_json's error, a plain 500", async () => {
+    const { fetch } = await import('undici');
+    const res = await fetch(`${sim.url}/api2/json/nodes/pve1/qemu/103/config`, {
+      method: 'PUT',
+      headers: { authorization: sim.token.header, 'content-type': 'application/json' },
+      body: '{oops',
     });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toBeNull();
+    const body = await res.text();
+    expect(body).toMatch(/^malformed JSON string, .* at character offset 1 \(before "oops"\) at /);
+    expect(res.statusText).toBe(body.trim());
   });
 
   it('validates parameters against the contract with per-field errors', async () => {
@@ -103,10 +136,15 @@ describe('envelope and errors', () => {
 
   it('rejects a path parameter that conflicts with the body', async () => {
     const res = await sim.call('POST', '/nodes/pve1/qemu/100/status/start', { vmid: 101 });
+    // A parameter error on the parameter (pve-manager PVE/HTTPServer.pm rest_handler).
     expect(res.status).toBe(400);
-    expect(res.body?.message).toBe(
-      'duplicate parameter (already defined in URI) with conflicting values!\n',
-    );
+    expect(res.body?.message).toBe('Parameter verification failed.\n');
+    expect(res.body?.errors).toEqual({
+      vmid: 'duplicate parameter (already defined in URI) with conflicting values!',
+    });
+    const same = await sim.call('POST', '/nodes/pve1/qemu/103/status/start', { vmid: 103 });
+    expect(same.status).toBe(200);
+    await sim.sim.runTasks();
   });
 
   it('answers 401 with an empty body without credentials or with a bad token', async () => {

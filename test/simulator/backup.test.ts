@@ -66,11 +66,25 @@ describe('vzdump', () => {
     });
     expect(job.exitstatus).toBe('job errors');
     expect(job.log).toContain('ERROR: Backup of VM 102 failed - VM is locked (snapshot)');
-    const wrong = await sim.call('POST', '/nodes/pve1/vzdump', {
+    // The job checks its storage itself (pve-manager PVE/VZDump.pm new, storage_info).
+    const wrong = await sim.task('POST', '/nodes/pve1/vzdump', {
       vmid: '103',
       storage: 'local-lvm',
     });
-    expect(wrong.body?.message).toBe("storage 'local-lvm' does not support backups\n");
+    expect(wrong.exitstatus).toBe(
+      "could not get storage information for 'local-lvm': can't use storage 'local-lvm' for backups - wrong content type",
+    );
+    const unknown = await sim.task('POST', '/nodes/pve1/vzdump', { vmid: '103', storage: 'nope' });
+    expect(unknown.exitstatus).toBe(
+      "could not activate storage 'nope': storage 'nope' does not exist could not get storage information for 'nope': storage 'nope' does not exist",
+    );
+    expect(sim.sim.cluster.guests.get(103)?.config.lock).toBeUndefined();
+  });
+
+  it('refuses an unknown pool before any task (PVE/API2Tools.pm)', async () => {
+    const res = await sim.call('POST', '/nodes/pve1/vzdump', { pool: 'nope', storage: 'local' });
+    expect(res.status).toBe(500);
+    expect(res.body?.message).toBe("pool 'nope' does not exist\n");
   });
 
   it('takes an ID of no guest and fails it inside the task, as PVE/VZDump.pm does', async () => {
@@ -185,17 +199,52 @@ describe('storage', () => {
         content: string;
       }[]
     >('GET', '/nodes/pve1/storage');
-    expect(list.map((s) => s.storage)).toEqual(['local', 'local-lvm', 'backup-nfs']);
+    // A storage restricted to other nodes is listed, enabled 0 and without figures, unless a
+    // content filter asks for usable ones (pve-storage PVE/Storage.pm storage_info).
+    expect(list.map((s) => s.storage)).toEqual(['local', 'local-lvm', 'backup-nfs', 'tank']);
     for (const s of list) expect(s.used + s.avail).toBe(s.total);
+    expect(list.find((s) => s.storage === 'tank')).toMatchObject({
+      enabled: 0,
+      active: 0,
+      total: 0,
+    });
+    expect(list.find((s) => s.storage === 'tank')).not.toHaveProperty('used_fraction');
+    expect(
+      (await sim.data<unknown[]>('GET', '/nodes/pve1/storage', { content: 'images' })).length,
+    ).toBe(1);
     expect(
       (await sim.data<unknown[]>('GET', '/nodes/pve2/storage', { content: 'images' })).length,
     ).toBe(2);
+    // Any of the content types listed will do.
+    expect(
+      (
+        await sim.data<{ storage: string }[]>('GET', '/nodes/pve1/storage', {
+          content: 'vztmpl,images',
+        })
+      ).map((s) => s.storage),
+    ).toEqual(['local', 'local-lvm']);
   });
 
-  it('answers 500 for a storage the node lacks', async () => {
-    expect((await sim.call('GET', '/nodes/pve1/storage/tank/status')).body?.message).toBe(
-      "storage 'tank' does not exist\n",
-    );
+  it('an unknown storage is a parameter error; one of another node is disabled here', async () => {
+    // pve-storage PVE/API2/Storage/Status.pm index and read_status.
+    for (const res of [
+      await sim.call('GET', '/nodes/pve1/storage', { storage: 'nope' }),
+      await sim.call('GET', '/nodes/pve1/storage/nope/status'),
+      await sim.call('GET', '/nodes/pve1/storage', { storage: 'tank', content: 'images' }),
+    ]) {
+      expect(res.status).toBe(400);
+      expect(res.body?.errors).toEqual({ storage: 'No such storage.' });
+    }
+    expect(await sim.data('GET', '/nodes/pve1/storage/tank/status')).toEqual({
+      type: 'zfspool',
+      content: 'images,rootdir',
+      active: 0,
+      enabled: 0,
+      shared: 0,
+      total: 0,
+      used: 0,
+      avail: 0,
+    });
   });
 
   it('deletes a volume by task, refuses a protected one and one still in use', async () => {
@@ -227,5 +276,24 @@ describe('storage', () => {
       "cannot remove protected volume 'backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst' on 'backup-nfs'",
     );
     expect(volume && sim.sim.cluster.volume('pve1', volume.volid)).toBeTruthy();
+    // With `delay` PVE waits for the task and dies with its error (PVE/API2/Storage/Content.pm).
+    const waited = await sim.call(
+      'DELETE',
+      `/nodes/pve1/storage/backup-nfs/content/${encodeURIComponent('backup-nfs:backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst')}`,
+      { delay: 5 },
+    );
+    expect(waited.status).toBe(500);
+    expect(waited.body?.message).toBe(
+      "cannot remove protected volume 'backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst' on 'backup-nfs'\n",
+    );
+    expect(volume && sim.sim.cluster.volume('pve1', volume.volid)).toBeTruthy();
+    if (volume) volume.protected = false;
+    const done = await sim.call(
+      'DELETE',
+      `/nodes/pve1/storage/backup-nfs/content/${encodeURIComponent('backup-nfs:backup/vzdump-lxc-200-2026_11_20-01_12_09.tar.zst')}`,
+      { delay: 5 },
+    );
+    expect(done.body).toEqual({ data: null });
+    expect(volume && sim.sim.cluster.volume('pve1', volume.volid)).toBeFalsy();
   });
 });

@@ -226,7 +226,13 @@ export const agentRoutes: Routes = {
     const result = runCommand(guest, argv);
     const pid =
       1_000 + guest.agentProcesses.size + (hash32(guest.vmid, guest.agentProcesses.size) % 30_000);
-    guest.agentProcesses.set(pid, { pid, startedAt: ctx.clock.now(), runsFor: 200, ...result });
+    guest.agentProcesses.set(pid, {
+      pid,
+      startedAt: ctx.clock.now(),
+      // Timed like a task: the engine's scale speeds it up (0: done at once).
+      runsFor: Math.round(200 * ctx.tasks.durationScale),
+      ...result,
+    });
     ctx.count('qemu.agent-exec');
     return { pid };
   },

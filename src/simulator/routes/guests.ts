@@ -20,6 +20,7 @@ import {
   type Config,
   guestLabel,
   isDiskKey,
+  missingConfig,
   parseDisk,
   type SimGuest,
   type SimHaResource,
@@ -389,7 +390,8 @@ function haRequest(
     /** The service is already where it was asked to be: the manager has nothing to do. */
     done: () => boolean;
   },
-  act: Omit<TaskSpec, 'user' | 'id'>,
+  /** What the manager does; a function is asked when the manager acts. */
+  act: Omit<TaskSpec, 'user' | 'id'> | (() => Omit<TaskSpec, 'user' | 'id'>),
 ): string {
   return ctx.startTask({
     node: guest.node,
@@ -402,13 +404,14 @@ function haRequest(
       // A service in error stays so until an administrator disables it (`ha-manager set --state
       // disabled`); the manager acts on nothing else meanwhile.
       if (ha.error || request.done()) return [];
+      const spec = typeof act === 'function' ? act() : act;
       ctx.tasks.start({
-        ...act,
+        ...spec,
         id: String(guest.vmid),
         user: 'root@pam',
         run: () => {
           try {
-            return act.run?.() ?? [];
+            return spec.run?.() ?? [];
           } catch (err) {
             if (err instanceof TaskError) ha.error = err.message;
             throw err;
@@ -420,27 +423,51 @@ function haRequest(
   });
 }
 
+/**
+ * A power action on a guest whose config is not on this node, as each handler meets it: qemu-server
+ * vm_start loads the config in its worker, vm_stop finds it missing there (QemuServer.pm
+ * _do_vm_stop, check_running), and reset, reboot, suspend and resume ask check_running before
+ * forking (PVE/QemuConfig.pm assert_config_exists_on_node); pve-container's start loads it in its
+ * worker, and the others only see a container that is not running (pve-container
+ * PVE/API2/LXC/Status.pm, which words reboot's refusal as "VM").
+ */
+function missingGuestAction(
+  ctx: Ctx,
+  type: GuestType,
+  action: string,
+  node: string,
+  vmid: number,
+): string {
+  const task = (fail: string) =>
+    ctx.startTask({ node, type: `${typePrefix(type)}${action}`, id: String(vmid), fail });
+  if (type === 'qemu') {
+    if (action === 'start') return task(missingConfig(node, vmid, type));
+    const unknown = `unable to find configuration file for VM ${vmid} on node '${node}'`;
+    if (action === 'stop' || action === 'shutdown') return task(unknown);
+    throw fail(unknown);
+  }
+  if (action === 'start') return task(missingConfig(node, vmid, type));
+  if (action === 'reboot') throw fail(`VM ${vmid} not running`);
+  if (action === 'resume')
+    return task(
+      `command 'lxc-checkpoint -n ${vmid} -r --foreground -D /var/lib/vz/dump' failed: exit code 1`,
+    );
+  throw fail(`CT ${vmid} not running`);
+}
+
 /** The power actions, with PVE's pre-fork checks and in-task outcomes. */
 function powerAction(type: GuestType, action: string) {
   return (ctx: Ctx) => {
     const { cluster, clock } = ctx;
-    // qemu-server vm_start loads the config only inside its worker: a missing VM is a failed task.
-    if (type === 'qemu' && action === 'start') {
-      const vmid = num(ctx, 'vmid') ?? 0;
-      const node = nodeParam(ctx);
-      const found = cluster.guests.get(vmid);
-      if (found?.node !== node || found.type !== type)
-        return ctx.startTask({
-          node,
-          type: 'qmstart',
-          id: String(vmid),
-          fail: `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`,
-        });
-    }
-    const guest = guestFor(ctx, type);
+    const vmid = num(ctx, 'vmid') ?? 0;
+    const requested = nodeParam(ctx);
+    // `skiplock` by anyone but root is refused before the config is looked at.
+    const skip = skiplock(ctx);
+    const found = cluster.findGuest(requested, vmid, type);
+    if (!found) return missingGuestAction(ctx, type, action, requested, vmid);
+    const guest = found;
     const label = guestLabel(type);
     const id = String(guest.vmid);
-    const skip = skiplock(ctx);
     const ha = cluster.haOf(guest.vmid);
     const lockCheck = () => {
       const lock = guest.config.lock;
@@ -448,7 +475,10 @@ function powerAction(type: GuestType, action: string) {
         lock &&
         !skip &&
         !(action === 'start' && lock === 'suspended') &&
-        !(action === 'resume' && lock === 'suspended')
+        !(action === 'resume' && lock === 'suspended') &&
+        // pve-container's start and stop pass a container that is only `mounted`
+        // (PVE/API2/LXC/Status.pm vm_start, vm_stop).
+        !(type === 'lxc' && lock === 'mounted' && (action === 'start' || action === 'stop'))
       ) {
         throw new TaskError(`${label} is locked (${lock})`);
       }
@@ -507,6 +537,9 @@ function powerAction(type: GuestType, action: string) {
           node,
           type: `${typePrefix(type)}stop`,
           run: () => {
+            // qemu-server PVE/QemuServer.pm _do_vm_stop returns before it loads the config when
+            // the VM is not running: no lock check then.
+            if (!guest.running) return [];
             lockCheck();
             stopGuest(guest);
             return [];
@@ -528,8 +561,9 @@ function powerAction(type: GuestType, action: string) {
           type: `${typePrefix(type)}shutdown`,
           durationMs: stuck ? timeout * 1000 : undefined,
           run: () => {
-            lockCheck();
+            // A stopped VM: _do_vm_stop returns first, without a lock check (qemu-server).
             if (!guest.running) return [];
+            lockCheck();
             if (stuck || (guest.paused && force)) {
               if (!force) {
                 throw new TaskError(
@@ -664,8 +698,9 @@ function powerAction(type: GuestType, action: string) {
             node,
             type: 'vzresume',
             id,
+            // No lock check: the worker only runs lxc-checkpoint (pve-container
+            // PVE/API2/LXC/Status.pm vm_resume).
             run: () => {
-              lockCheck();
               if (!guest.checkpoint)
                 throw new TaskError(
                   `command 'lxc-checkpoint -n ${id} -r --foreground -D /var/lib/vz/dump' failed: exit code 1`,
@@ -826,14 +861,17 @@ function createGuest(type: GuestType) {
     if (type === 'qemu') checkNewDiskStorages(ctx, type);
     if (existing) throw fail(`unable to create ${label} ${vmid} - ${vmidTaken(existing)}`);
     let ostype: string | undefined;
+    let missingTemplate: string | undefined;
     if (type === 'lxc') {
       const template = str(ctx, 'ostemplate');
       if (!template)
         throw new PveError(400, 'Parameter verification failed.', {
           ostemplate: 'property is missing and it is not optional',
         });
-      const vol = cluster.volume(node, template);
-      if (vol?.content !== 'vztmpl') throw fail(`volume '${template}' does not exist`);
+      // pve-storage check_volume_access reads the content type from the name; whether the file is
+      // there the worker finds out (pve-container PVE/LXC/Create.pm restore_archive).
+      cluster.assertVolumeType(template, 'vztmpl');
+      if (cluster.volume(node, template)?.content !== 'vztmpl') missingTemplate = template;
       ostype = /alpine/.test(template)
         ? 'alpine'
         : /ubuntu/.test(template)
@@ -876,6 +914,15 @@ function createGuest(type: GuestType) {
       lock: { guest, lock: 'create' },
       log: allocated.map((v) => `  Logical volume "${v.split(':')[1]}" created.`),
       run: () => {
+        // The volume's activation fails, first warned about by the OCI format check, then as the
+        // extraction's error (pve-container PVE/LXC/Create.pm archive_is_oci_format,
+        // restore_archive; pve-storage PVE/Storage/Plugin.pm activate_volume). The new disks and
+        // config go.
+        if (missingTemplate)
+          throw new TaskError(
+            `unable to create CT ${vmid} - volume '${missingTemplate}' does not exist`,
+            [`volume '${missingTemplate}' does not exist`],
+          );
         delete guest.config.lock;
         if (start) startGuest(guest, ctx.clock.now());
         return [];
@@ -910,6 +957,8 @@ function restoreGuest(
     // this node's container being overwritten, or that container running.
     if (existing && !overwrite) throw fail(vmidTaken(existing));
     if (overwrite?.running) throw fail("can't overwrite running container");
+    if (overwrite?.config.protection === '1')
+      throw fail(`unable to restore CT ${vmid} - protection mode enabled`);
   }
   checkPool(ctx, pool);
   const allowed =
@@ -917,12 +966,13 @@ function restoreGuest(
     (pool && ctx.access.has(ctx.auth, `/pool/${pool}`, 'VM.Allocate')) ||
     (overwrite && ctx.access.has(ctx.auth, `/vms/${vmid}`, 'VM.Backup'));
   if (!allowed) throw notAllowed();
-  const vol = cluster.volume(node, archive);
-  if (!vol?.backup) throw fail(`volume '${archive}' does not exist`);
-  if (vol.backup.type !== type)
-    throw fail(
-      `unable to restore ${label} ${vmid} - wrong archive type for a ${type === 'qemu' ? 'VM' : 'container'}`,
-    );
+  // pve-storage PVE/Storage.pm check_volume_access reads the content type from the name.
+  // qemu-server then activates the archive before forking ($classify_restore_archive: the plugin's
+  // activate_volume finds it missing); pve-container reads it only in its worker.
+  cluster.assertVolumeType(archive, 'backup');
+  const found = cluster.volume(node, archive);
+  const vol = found?.backup ? found : undefined;
+  if (type === 'qemu' && !vol) throw fail(`volume '${archive}' does not exist`);
   if (existing) {
     // qemu-server: create_and_lock_config (pve-guest-common PVE/AbstractConfig.pm) refuses a
     // taken vmid without force.
@@ -947,16 +997,41 @@ function restoreGuest(
     // create_and_lock_config refuses a locked guest, prefixed as create_vm prefixes its errors.
     const lock = overwrite.config.lock;
     if (lock) throw fail(`unable to restore ${label} ${vmid} - ${label} is locked (${lock})`);
-    // qemu-server's restore worker finds the VM running (PVE/API2/Qemu.pm create_vm $restorefn):
-    // the task fails, the VM is left as it was.
-    if (overwrite.running)
-      return ctx.startTask({
-        node,
-        type: 'qmrestore',
-        id: String(vmid),
-        fail: `unable to restore VM ${vmid} - vm is running`,
-      });
   }
+  // What the worker finds before it restores anything; the guest is left as it was.
+  // qemu-server PVE/API2/Qemu.pm create_vm $restorefn: protection (its prefix ends in ' -', so
+  // the dash doubles), running, then the archive itself (PVE/QemuServer.pm restore_file_archive,
+  // restore_tar_archive; restore_proxmox_backup_archive). pve-container PVE/API2/LXC.pm create_vm:
+  // the archive's config (PVE/LXC/Create.pm recover_config, pve-storage
+  // extract_vzdump_config_tar), each error prefixed.
+  const pbsFormat = (t: GuestType) => `pbs-${t === 'qemu' ? 'vm' : 'ct'}`;
+  const isPbs = cluster.storages.get(archive.split(':')[0] ?? '')?.type === 'pbs';
+  const refusal =
+    type === 'qemu'
+      ? overwrite?.config.protection === '1'
+        ? `unable to restore VM ${vmid} - - protection mode enabled`
+        : overwrite?.running
+          ? `unable to restore VM ${vmid} - vm is running`
+          : vol && vol.backup?.type !== 'qemu'
+            ? isPbs
+              ? `got unexpected backup format '${pbsFormat('lxc')}'`
+              : `ERROR: file '${cluster.archivePath(archive)}' does not look like a QemuServer vzdump backup`
+            : undefined
+      : !vol
+        ? `unable to restore CT ${vmid} - volume '${archive}' does not exist`
+        : vol.backup?.type !== 'lxc'
+          ? isPbs
+            ? `unable to restore CT ${vmid} - got unexpected backup format '${pbsFormat('qemu')}'`
+            : `unable to restore CT ${vmid} - ERROR: archive contains no configuration file`
+          : undefined;
+  if (refusal || !vol?.backup)
+    return ctx.startTask({
+      node,
+      type: `${typePrefix(type)}restore`,
+      id: String(vmid),
+      log: type === 'lxc' ? [`recovering backed-up configuration from '${archive}'`] : [],
+      fail: refusal,
+    });
   const source = vol.backup.config;
   const previous = existing
     ? { config: { ...existing.config }, volumes: ownedVolumes(cluster, existing) }
@@ -1066,32 +1141,37 @@ function regenerateMac(
 function destroyGuest(type: GuestType) {
   return (ctx: Ctx) => {
     const { cluster } = ctx;
+    // qemu-server PVE/API2/Qemu.pm destroy_vm: `skiplock`, then its early checks: config,
+    // protection, HA, running; the lock is checked in the worker (PVE/QemuServer.pm destroy_vm,
+    // which lets a VM suspended to disk go). pve-container PVE/API2/LXC.pm destroy_vm: config,
+    // protection, lock, HA, then running unless forced, all before the task.
+    // Deliberately different: a running VM is refused before its HA check, as the product's
+    // tests expect of VM 100 (running and HA-managed) in the small dataset.
+    const skip = type === 'qemu' && skiplock(ctx);
     const guest = guestFor(ctx, type);
     const label = guestLabel(type);
     const vmid = guest.vmid;
     if (guest.config.protection === '1')
       throw fail(`can't remove ${label} ${vmid} - protection mode enabled`);
-    if (guest.running) {
-      // qemu-server PVE/API2/Qemu.pm destroy_vm; pve-container PVE/API2/LXC.pm destroy_vm.
-      if (type === 'qemu') throw fail(`VM ${vmid} is running - destroy failed`);
-      if (!bool(ctx, 'force')) throw fail(`unable to destroy CT ${vmid} - container is running`);
-    }
+    if (type === 'lxc') cluster.assertUnlocked(guest);
+    if (type === 'qemu' && guest.running) throw fail(`VM ${vmid} is running - destroy failed`);
     const purge = bool(ctx, 'purge');
     const ha = cluster.haOf(vmid);
     if (ha && !purge)
       throw fail(
         `unable to remove ${label} ${vmid} - used in HA resources and purge parameter not set.`,
       );
+    if (type === 'lxc' && guest.running && !bool(ctx, 'force'))
+      throw fail(`unable to destroy CT ${vmid} - container is running`);
     const unreferenced = ctx.params['destroy-unreferenced-disks'] !== false;
     ctx.count('guest.delete');
-    // The worker checks the lock (qemu-server, pve-container destroy_vm): a locked guest's task
-    // fails, the request does not.
-    if (guest.config.lock)
+    const lock = guest.config.lock;
+    if (type === 'qemu' && lock && !skip && lock !== 'suspended')
       return ctx.startTask({
         node: guest.node,
         type: `${typePrefix(type)}destroy`,
         id: String(vmid),
-        fail: `${label} is locked (${guest.config.lock})`,
+        fail: `${label} is locked (${lock})`,
       });
     return ctx.startTask({
       node: guest.node,
@@ -1116,13 +1196,44 @@ function destroyGuest(type: GuestType) {
           cluster.ha.delete(ha.sid);
           lines.push(
             `purging ${label} ${vmid} from related configurations..`,
-            `removed ${label} ${vmid} from HA resource configuration.`,
+            `NOTE: removed ${label} ${vmid} from HA resource configuration.`,
           );
         }
         return lines;
       },
     });
   };
+}
+
+/**
+ * Whether a storage can make a linked clone of this volume (pve-storage volume_has_feature
+ * 'clone'): of a base volume, or of a snapshot, as each plugin allows. A directory-like storage
+ * clones only to qcow2, which a container cannot use (PVE/Storage/Plugin.pm).
+ */
+function linkedCloneSupported(
+  cluster: Cluster,
+  type: GuestType,
+  volid: string,
+  snapname: string | undefined,
+): boolean {
+  const [sid = '', name = ''] = volid.split(':');
+  const storage = cluster.storages.get(sid);
+  const base = /^base-/.test(name.split('/').pop() ?? '');
+  const key = snapname ? 'snap' : base ? 'base' : 'current';
+  switch (storage?.type) {
+    case 'lvmthin':
+    case 'rbd':
+      return key !== 'current';
+    case 'zfspool':
+      return key === 'base';
+    case 'dir':
+    case 'nfs':
+    case 'cifs':
+    case 'cephfs':
+      return type === 'qemu' && key === 'base';
+    default:
+      return false;
+  }
 }
 
 function cloneGuest(type: GuestType) {
@@ -1166,16 +1277,28 @@ function cloneGuest(type: GuestType) {
     if (type === 'qemu') snapshotCheck();
     if (storage && !full) throw fail("parameter 'storage' not allowed for linked clones");
     if (type === 'lxc') snapshotCheck();
-    if (type === 'lxc' && source.running && !snapname && full)
-      throw fail('Full clone of a running container is only possible from a snapshot');
-    if (!full && !isTemplate)
-      throw fail(
-        `Linked clone feature is not supported for a ${type === 'qemu' ? 'VM' : 'container'} that isn't a template`,
-      );
     const from = snapname
       ? (source.snapshots.get(snapname)?.config ?? source.config)
       : source.config;
     const disks = cluster.disksOf(type, from).filter((d) => !d.key.startsWith('unused'));
+    // Each volume in key order, before any task: a linked clone needs the storage's clone feature
+    // for it (qemu-server PVE/API2/Qemu.pm clone_vm, pve-container PVE/API2/LXC.pm clone_vm).
+    for (const d of [...disks].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+      if (type === 'lxc') {
+        if (full && source.running && !snapname)
+          throw fail('Full clone of a running container is only possible from a snapshot');
+        if (!full && !linkedCloneSupported(cluster, type, d.volid, snapname))
+          throw fail(`Linked clone feature for '${d.volid}' is not available`);
+        continue;
+      }
+      // Cloud-init drives and TPM state are always copied.
+      if (full || d.key === 'tpmstate0' || /[:/](vm-\d+-)?cloudinit(\.\w+)?$/.test(d.volid))
+        continue;
+      if (!linkedCloneSupported(cluster, type, d.volid, snapname))
+        throw fail(
+          `Linked clone feature is not supported for${snapname ? ' a snapshot of' : ''} '${d.volid}' (${d.key})`,
+        );
+    }
     // To another node, every volume (a local ISO in a CD drive too) and the target storage must
     // be shared, full clones included.
     if (target !== source.node) {
@@ -1259,7 +1382,7 @@ function cloneGuest(type: GuestType) {
             throw taskFailure(err);
           }
           allocated.push(volid);
-          if (!full) {
+          if (!full && /^base-/.test(d.volid.split('/').pop()?.split(':').pop() ?? '')) {
             // A linked clone's volume names its base: base-9000-disk-0/vm-150-disk-0.
             const base = d.volid.split(':')[1] ?? '';
             const linked = `${store}:${base}/${volid.split(':')[1]}`;
@@ -1299,14 +1422,49 @@ function migrateGuest(type: GuestType) {
     const targetNode = cluster.nodes.get(target);
     if (!targetNode) throw fail(`no such cluster node '${target}'`);
     if (!targetNode.online) throw fail(`target node '${target}' is not online`);
-    cluster.assertUnlocked(guest);
+    if (type === 'qemu') cluster.assertUnlocked(guest);
     if (guest.running) {
       if (type === 'qemu' && !online) throw fail(`can't migrate running VM without --online`);
       if (type === 'lxc' && !restart && !online)
         throw fail("can't migrate running container without --online or --restart");
-      if (type === 'lxc' && online) throw fail('lxc live migration is currently not implemented');
     }
     const disks = cluster.disksOf(type, guest.config);
+    /**
+     * pve-container's migration checks the lock, online mode and storages in its worker
+     * (PVE/LXC/Migrate.pm prepare); pve-guest-common PVE/AbstractMigrate.pm migrate logs the error
+     * and ends the task with `migration aborted`.
+     */
+    const lxcPrepare = (): TaskError | undefined => {
+      if (type !== 'lxc') return undefined;
+      const refusal = (() => {
+        if (guest.config.lock) return `CT is locked (${guest.config.lock})`;
+        if (guest.running && online) return 'lxc live migration is currently not implemented';
+        for (const d of disks) {
+          const sid = d.volid.split(':')[0] ?? '';
+          const s = cluster.storages.get(sid);
+          if (!s) return `storage '${sid}' does not exist`;
+          if (s.disabled) return `storage '${sid}' is disabled`;
+          if (s.nodes && !s.nodes.includes(guest.node))
+            return `storage '${sid}' is not available on node '${guest.node}'`;
+          if (!s.content.includes('rootdir'))
+            return `content type 'rootdir' is not available on storage '${sid}'`;
+          const targetsid = s.shared ? sid : (str(ctx, 'target-storage') ?? sid);
+          const t = cluster.storages.get(targetsid);
+          if (!t) return `storage '${targetsid}' does not exist`;
+          if (t.disabled) return `storage '${targetsid}' is disabled`;
+          if (t.nodes && !t.nodes.includes(target))
+            return `storage '${targetsid}' is not available on node '${target}'`;
+          if (!t.content.includes('rootdir'))
+            return `${d.volid}: content type 'rootdir' is not available on storage '${targetsid}'`;
+        }
+        return undefined;
+      })();
+      return refusal
+        ? new TaskError('migration aborted', [
+            `ERROR: migration aborted (duration 00:00:00): ${refusal}`,
+          ])
+        : undefined;
+    };
     const localDisks = disks.filter((d) => !cluster.storageShared(d.volid.split(':')[0] ?? ''));
     // Found while the migration task scans the volumes (qemu-server PVE/QemuMigrate.pm), so the
     // task fails, not the request.
@@ -1315,7 +1473,7 @@ function migrateGuest(type: GuestType) {
         ? localDisks[0]?.volid
         : undefined;
     const targetstorage = str(ctx, 'targetstorage');
-    for (const d of disks) {
+    for (const d of type === 'qemu' ? disks : []) {
       const store = targetstorage ?? d.volid.split(':')[0] ?? '';
       const s = cluster.storages.get(store);
       if (!s || (s.nodes && !s.nodes.includes(target))) {
@@ -1363,8 +1521,29 @@ function migrateGuest(type: GuestType) {
           log: `Requesting HA migration for ${label} ${guest.vmid} to node ${target}`,
           done: () => guest.node === target,
         },
-        migrate,
+        () => {
+          const refused = lxcPrepare();
+          return refused
+            ? {
+                node: source,
+                type: migrate.type,
+                durationMs: 100,
+                run: () => {
+                  throw refused;
+                },
+              }
+            : migrate;
+        },
       );
+    const refused = lxcPrepare();
+    if (refused)
+      return ctx.startTask({
+        node: source,
+        type: migrate.type,
+        id: String(guest.vmid),
+        log: refused.lines,
+        fail: refused.message,
+      });
     return ctx.startTask({ ...migrate, id: String(guest.vmid) });
   };
 }
@@ -1415,45 +1594,74 @@ function templateGuest(type: GuestType) {
 function resizeGuest(type: GuestType) {
   return (ctx: Ctx) => {
     const { cluster } = ctx;
-    const guest = guestFor(ctx, type);
+    const node = nodeParam(ctx);
+    const vmid = num(ctx, 'vmid') ?? 0;
     const diskKey = str(ctx, 'disk') ?? '';
     const sizeText = str(ctx, 'size') ?? '';
     const digest = str(ctx, 'digest');
-    if (digest && digest !== cluster.digest(guest)) {
-      throw fail('detected modified configuration - file changed by other user? Try again.');
-    }
-    if (!skiplock(ctx)) cluster.assertUnlocked(guest);
-    // QEMU checks inside the task, LXC before it starts.
-    const check = () => {
-      const value = guest.config[diskKey];
+    /** The disk and its sizes, or the refusal in PVE's words. */
+    const measure = (guest: SimGuest) => {
+      const value = guest.config[diskKey] ?? '';
       const disk = value ? parseDisk(type, diskKey, value) : undefined;
-      if (!value || !disk) throw new TaskError(`disk '${diskKey}' does not exist`);
-      const current = parseSize(disk.opts.size ?? '') ?? 0;
+      const current = parseSize(disk?.opts.size ?? '') ?? 0;
       const m = /^(\+)?(\d+(?:\.\d+)?[KMGT]?)$/.exec(sizeText);
       const amount = m ? (parseSize(m[2] ?? '') ?? 0) : 0;
-      const next = m?.[1] ? current + amount : amount;
-      if (next < current) throw new TaskError('shrinking disks is not supported');
+      const next = Math.floor(m?.[1] ? current + amount : amount);
       return { value, disk, current, next };
     };
-    if (type === 'lxc') {
-      try {
-        const { current, next } = check();
-        if (next === current) throw fail('disk is already at specified size');
-      } catch (err) {
-        if (err instanceof TaskError)
-          throw fail(
-            err.message.replace('shrinking disks is not supported', 'unable to shrink disk size'),
-          );
-        throw err;
+    let guest: SimGuest;
+    let sizes: ReturnType<typeof measure>;
+    if (type === 'qemu') {
+      // qemu-server PVE/API2/Qemu.pm resize_vm checks only `skiplock` before forking; the worker
+      // loads the config and checks digest, lock, disk and size.
+      const skip = skiplock(ctx);
+      const found = cluster.findGuest(node, vmid, type);
+      const measured = found && measure(found);
+      const refusal = !found
+        ? missingConfig(node, vmid, type)
+        : digest && digest !== cluster.digest(found)
+          ? 'checksum mismatch (file change by other user?)'
+          : !skip && found.config.lock
+            ? `VM is locked (${found.config.lock})`
+            : !measured?.value
+              ? `disk '${diskKey}' does not exist`
+              : !measured.disk && /media=cdrom/.test(measured.value)
+                ? "you can't resize a cdrom"
+                : measured.next < measured.current
+                  ? 'shrinking disks is not supported'
+                  : undefined;
+      if (refusal || !found || !measured)
+        return ctx.startTask({ node, type: 'resize', id: String(vmid), fail: refusal });
+      guest = found;
+      sizes = measured;
+    } else {
+      // pve-container PVE/API2/LXC.pm resize_vm runs its checks before forking: config, lock,
+      // digest, then the mount point, which parse_volume reads from an empty string for a key
+      // the config lacks: pve-common PVE/JSONSchema.pm parse_property_string's `format error`,
+      // a plain die (500) with the missing properties.
+      guest = guestFor(ctx, type);
+      cluster.assertUnlocked(guest);
+      if (digest && digest !== cluster.digest(guest))
+        throw fail('detected modified configuration - file changed by other user? Try again.');
+      sizes = measure(guest);
+      if (!sizes.value) {
+        const missing = 'property is missing and it is not optional';
+        throw new PveError(
+          500,
+          'format error',
+          diskKey === 'rootfs' ? { volume: missing } : { volume: missing, mp: missing },
+        );
       }
+      if (sizes.next < sizes.current) throw fail('unable to shrink disk size');
+      if (sizes.next === sizes.current) throw fail('disk is already at specified size');
     }
+    const { value, disk, current, next } = sizes;
     return ctx.startTask({
       node: guest.node,
       type: 'resize',
       id: String(guest.vmid),
       run: () => {
-        const { value, disk, current, next } = check();
-        if (next === current) return [];
+        if (next === current || !disk) return [];
         const defaultKey = type === 'lxc' && diskKey !== 'rootfs' ? 'volume' : 'file';
         const opts = parsePropertyString(value, defaultKey);
         guest.config[diskKey] = formatPropertyString(

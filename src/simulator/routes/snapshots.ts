@@ -1,9 +1,15 @@
 /** Snapshot trees of VMs and containers: list, create, config, rollback, delete. */
 import type { Ctx, Routes } from '../context.js';
-import { bool, str } from '../context.js';
+import { bool, num, str } from '../context.js';
 import type { GuestType } from '../dataset-types.js';
 import { fail } from '../errors.js';
-import { type Config, guestLabel, type SimGuest, type SimSnapshot } from '../state.js';
+import {
+  type Config,
+  guestLabel,
+  missingConfig,
+  type SimGuest,
+  type SimSnapshot,
+} from '../state.js';
 import { guestFor, nodeParam } from './guests.js';
 
 const prefix = (type: GuestType) => (type === 'qemu' ? 'qm' : 'vz');
@@ -43,15 +49,17 @@ export function snapshotRoutes(type: GuestType): Routes {
         running: guest.running ? 1 : 0,
       };
       if (guest.config.parent) current.parent = guest.config.parent;
-      // QEMU's list carries the config digest in its `current` entry (qemu-server snapshot_list).
-      if (type === 'qemu') current.digest = ctx.cluster.digest(guest);
+      // Both lists carry the config digest in their `current` entry (qemu-server PVE/API2/Qemu.pm,
+      // pve-container PVE/API2/LXC/Snapshot.pm snapshot_list).
+      current.digest = ctx.cluster.digest(guest);
       list.push(current);
       return list;
     },
 
     [`POST ${base}`]: (ctx: Ctx) => {
       const { cluster } = ctx;
-      nodeParam(ctx);
+      const node = nodeParam(ctx);
+      const vmid = num(ctx, 'vmid') ?? 0;
       const name = str(ctx, 'snapname') ?? '';
       // Refused before the config is read: qemu-server PVE/API2/Qemu.pm snapshot reserves
       // 'current' and, in any case, 'pending'; pve-container PVE/API2/LXC/Snapshot.pm 'current'
@@ -65,11 +73,24 @@ export function snapshotRoutes(type: GuestType): Routes {
               ? 'vzdump'
               : undefined;
       if (reserved) throw fail(`unable to use snapshot name '${reserved}' (reserved name)`);
-      const guest = guestFor(ctx, type);
-      if (guest.snapshots.has(name)) throw fail(`snapshot name '${name}' already used`);
-      cluster.assertUnlocked(guest);
-      const vmstate = type === 'qemu' && bool(ctx, 'vmstate') && guest.running;
+      // qemu-server loads the config before forking (check_non_migratable_resources); pve-container
+      // only in the worker.
+      const guest = type === 'qemu' ? guestFor(ctx, type) : cluster.findGuest(node, vmid, type);
+      const task = { node, type: `${prefix(type)}snapshot`, id: String(vmid) };
+      // The worker's checks, in pve-guest-common PVE/AbstractConfig.pm __snapshot_prepare's
+      // order: config, template, lock, name.
+      const refusal = !guest
+        ? missingConfig(node, vmid, type)
+        : cluster.isTemplate(guest)
+          ? "you can't take a snapshot if it's a template"
+          : guest.config.lock
+            ? `${label} is locked (${guest.config.lock})`
+            : guest.snapshots.has(name)
+              ? `snapshot name '${name}' already used`
+              : undefined;
       ctx.count(`${type}.snapshot`);
+      if (refusal || !guest) return ctx.startTask({ ...task, fail: refusal });
+      const vmstate = type === 'qemu' && bool(ctx, 'vmstate') && guest.running;
       // The worker first writes the snapshot with `snapstate: prepare`, and clears it when done
       // (pve-guest-common PVE/AbstractConfig.pm snapshot_prepare, snapshot_commit).
       const snap: SimSnapshot = {
@@ -83,9 +104,7 @@ export function snapshotRoutes(type: GuestType): Routes {
       };
       guest.snapshots.set(name, snap);
       return ctx.startTask({
-        node: guest.node,
-        type: `${prefix(type)}snapshot`,
-        id: String(guest.vmid),
+        ...task,
         lock: { guest, lock: 'snapshot' },
         durationMs: vmstate ? 5_000 : undefined,
         log: vmstate ? ["saving VM state and RAM using storage 'local-lvm'"] : [],
@@ -117,30 +136,42 @@ export function snapshotRoutes(type: GuestType): Routes {
     },
 
     [`PUT ${base}/{snapname}/config`]: (ctx: Ctx) => {
-      const guest = guestFor(ctx, type);
-      const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
+      // Without a description there is nothing to do, not even a config to read; then config,
+      // lock, snapshot (qemu-server PVE/API2/Qemu.pm, pve-container PVE/API2/LXC/Snapshot.pm
+      // update_snapshot_config).
       const description = str(ctx, 'description');
-      if (description !== undefined) snap.description = description;
+      if (description === undefined) return null;
+      const guest = guestFor(ctx, type);
+      ctx.cluster.assertUnlocked(guest);
+      const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
+      snap.description = description;
       return null;
     },
 
     [`POST ${base}/{snapname}/rollback`]: (ctx: Ctx) => {
-      const guest = guestFor(ctx, type);
-      const snap = snapshotOf(guest, str(ctx, 'snapname') ?? '');
+      const { cluster } = ctx;
+      const node = nodeParam(ctx);
+      const vmid = num(ctx, 'vmid') ?? 0;
+      const name = str(ctx, 'snapname') ?? '';
+      const guest = cluster.findGuest(node, vmid, type);
+      const snap = guest?.snapshots.get(name);
       const start = bool(ctx, 'start');
       ctx.count(`${type}.rollback`);
-      // The worker checks the lock (PVE/AbstractConfig.pm snapshot_rollback): the task fails.
-      if (guest.config.lock)
-        return ctx.startTask({
-          node: guest.node,
-          type: `${prefix(type)}rollback`,
-          id: String(guest.vmid),
-          fail: `${guestLabel(type)} is locked (${guest.config.lock})`,
-        });
+      const task = { node, type: `${prefix(type)}rollback`, id: String(vmid) };
+      // Everything is checked in the worker (pve-guest-common PVE/AbstractConfig.pm
+      // snapshot_rollback): config, snapshot, its state, then the lock.
+      const refusal = !guest
+        ? missingConfig(node, vmid, type)
+        : !snap
+          ? `snapshot '${name}' does not exist`
+          : snap.snapstate
+            ? `unable to rollback to incomplete snapshot (snapstate = ${snap.snapstate})`
+            : guest.config.lock
+              ? `${label} is locked (${guest.config.lock})`
+              : undefined;
+      if (refusal || !guest || !snap) return ctx.startTask({ ...task, fail: refusal });
       return ctx.startTask({
-        node: guest.node,
-        type: `${prefix(type)}rollback`,
-        id: String(guest.vmid),
+        ...task,
         lock: { guest, lock: 'rollback' },
         log: guest.running ? [`stopping ${label} ${guest.vmid} before rollback`] : [],
         run: () => {
@@ -167,17 +198,29 @@ export function snapshotRoutes(type: GuestType): Routes {
 
     [`DELETE ${base}/{snapname}`]: (ctx: Ctx) => {
       const { cluster } = ctx;
-      const guest = guestFor(ctx, type);
+      const node = nodeParam(ctx);
+      const vmid = num(ctx, 'vmid') ?? 0;
       const name = str(ctx, 'snapname') ?? '';
-      const snap = snapshotOf(guest, name);
-      const force = bool(ctx, 'force');
-      if (!force) cluster.assertUnlocked(guest);
+      const guest = cluster.findGuest(node, vmid, type);
+      const snap = guest?.snapshots.get(name);
+      // Deliberately different: PVE finds a missing snapshot in the worker too; the product's
+      // tests expect this refusal before the task.
+      if (guest && !snap) throw fail(`snapshot '${name}' does not exist`);
       ctx.count(`${type}.delsnapshot`);
+      const task = { node, type: `${prefix(type)}delsnapshot`, id: String(vmid) };
+      // In the worker (pve-guest-common PVE/AbstractConfig.pm snapshot_delete): config, snapshot,
+      // then set_lock, which refuses a locked guest whether or not `force` is given.
+      const refusal = !guest
+        ? missingConfig(node, vmid, type)
+        : !snap
+          ? `snapshot '${name}' does not exist`
+          : guest.config.lock
+            ? `${label} is locked (${guest.config.lock})`
+            : undefined;
+      if (refusal || !guest || !snap) return ctx.startTask({ ...task, fail: refusal });
       snap.snapstate = 'delete';
       return ctx.startTask({
-        node: guest.node,
-        type: `${prefix(type)}delsnapshot`,
-        id: String(guest.vmid),
+        ...task,
         lock: { guest, lock: 'snapshot-delete' },
         abort: () => {
           delete snap.snapstate;

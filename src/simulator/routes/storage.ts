@@ -10,7 +10,6 @@ import {
   type SimStorage,
   type SimVolume,
 } from '../state.js';
-import { storagesOn } from './cluster.js';
 import { nodeParam } from './guests.js';
 
 const flag = (b: boolean) => (b ? 1 : 0);
@@ -20,21 +19,46 @@ function canSeeStorage(ctx: Ctx, storage: string): boolean {
   return privs.has('Datastore.Audit') || privs.has('Datastore.AllocateSpace');
 }
 
+/**
+ * A storage as pve-storage PVE/Storage.pm storage_info reports it on a node: one that is disabled
+ * or restricted to other nodes has `enabled: 0` and no figures; `used_fraction` only with a total
+ * (pve-storage PVE/API2/Storage/Status.pm index).
+ */
 function storageStatus(cluster: Cluster, node: string, s: SimStorage) {
-  const used = cluster.usedBytes(node, s.storage);
+  const enabled = !s.disabled && (!s.nodes || s.nodes.includes(node));
+  const used = enabled ? cluster.usedBytes(node, s.storage) : 0;
+  const total = enabled ? s.size : 0;
   return {
     storage: s.storage,
     type: s.type,
     content: s.content.join(','),
-    active: flag(!s.disabled),
-    enabled: flag(!s.disabled),
+    active: flag(enabled),
+    enabled: flag(enabled),
     shared: flag(s.shared),
-    total: s.size,
+    total,
     used,
-    avail: Math.max(0, s.size - used),
-    used_fraction: Number((used / s.size).toFixed(6)),
+    avail: Math.max(0, total - used),
+    ...(total ? { used_fraction: Number((used / total).toFixed(6)) } : {}),
   };
 }
+
+/**
+ * The storages storage_info knows on a node: all of them, or, with a content filter, the enabled
+ * ones holding any of those types.
+ */
+function storageInfo(cluster: Cluster, node: string, content: string | undefined) {
+  const types = (content ?? '').split(/[,; ]+/).filter(Boolean);
+  return [...cluster.storages.values()].filter(
+    (s) =>
+      content === undefined ||
+      (!s.disabled &&
+        (!s.nodes || s.nodes.includes(node)) &&
+        types.some((t) => s.content.includes(t as never))),
+  );
+}
+
+const noSuchStorage = () =>
+  new PveError(400, 'Parameter verification failed.', { storage: 'No such storage.' });
 
 function volumeRow(cluster: Cluster, v: SimVolume) {
   const row: Record<string, unknown> = {
@@ -88,15 +112,16 @@ function vzdump(ctx: Ctx) {
       .filter(Boolean)
       .map(Number),
   );
-  const wanted = all
-    ? [...cluster.guests.keys()].filter((id) => !exclude.has(id))
-    : poolid
-      ? [...(cluster.pools.get(poolid)?.vms ?? [])]
+  // An unknown pool is refused before any task (pve-manager PVE/VZDump.pm get_included_guests,
+  // PVE/API2Tools.pm get_resource_pool_guest_members).
+  // A pool is taken before `all` there.
+  if (poolid && !cluster.pools.has(poolid)) throw fail(`pool '${poolid}' does not exist`);
+  const wanted = poolid
+    ? [...(cluster.pools.get(poolid)?.vms ?? [])]
+    : all
+      ? [...cluster.guests.keys()].filter((id) => !exclude.has(id))
       : ids;
   const storageId = str(ctx, 'storage') ?? 'local';
-  const storage = cluster.storageOn(node, storageId);
-  if (!storage.content.includes('backup'))
-    throw fail(`storage '${storageId}' does not support backups`);
   if (!ctx.access.has(ctx.auth, `/storage/${storageId}`, 'Datastore.AllocateSpace')) {
     throw new PveError(
       403,
@@ -115,6 +140,38 @@ function vzdump(ctx: Ctx) {
   const orphans = wanted.filter((id) => !cluster.guests.has(id));
   // Nothing selected lives on this node: PVE answers "OK" without a task.
   if (!local.length && !orphans.length && !all) return 'OK';
+  // The storage is checked by the job itself (pve-manager PVE/VZDump.pm new: activate_storage,
+  // then storage_info); its errors, joined, end the task (fork_worker turns the newlines into
+  // spaces).
+  const storage = cluster.storages.get(storageId);
+  const storageErrors: string[] = [];
+  if (!storage || storage.disabled || (storage.nodes && !storage.nodes.includes(node)))
+    storageErrors.push(
+      `could not activate storage '${storageId}': storage '${storageId}' ${
+        !storage
+          ? 'does not exist'
+          : storage.disabled
+            ? 'is disabled'
+            : `is not available on node '${node}'`
+      }`,
+    );
+  if (!storage?.content.includes('backup'))
+    storageErrors.push(
+      `could not get storage information for '${storageId}': ${
+        storage
+          ? `can't use storage '${storageId}' for backups - wrong content type`
+          : `storage '${storageId}' does not exist`
+      }`,
+    );
+  if (storageErrors.length || !storage) {
+    ctx.count('vzdump');
+    return ctx.startTask({
+      node,
+      type: 'vzdump',
+      id: local.length + orphans.length === 1 ? String(local[0]?.vmid ?? orphans[0]) : '',
+      fail: storageErrors.join(' '),
+    });
+  }
   const mode = str(ctx, 'mode') ?? 'snapshot';
   const compress = str(ctx, 'compress') ?? '0';
   const notesTemplate = str(ctx, 'notes-template');
@@ -238,23 +295,34 @@ export const storageRoutes: Routes = {
   'GET /nodes/{node}/storage': (ctx) => {
     const { cluster } = ctx;
     const node = nodeParam(ctx);
-    const content = str(ctx, 'content');
     const only = str(ctx, 'storage');
-    const enabled = ctx.params.enabled === true;
-    return storagesOn(cluster, node)
+    const target = str(ctx, 'target');
+    const info = storageInfo(cluster, node, str(ctx, 'content'));
+    // pve-storage PVE/API2/Storage/Status.pm index: a storage not in storage_info is a parameter
+    // error; `enabled` leaves out disabled storages only; `target` keeps shared ones both nodes
+    // may use.
+    if (only && !info.some((s) => s.storage === only)) throw noSuchStorage();
+    const usable = (s: SimStorage, n: string) => !s.nodes || s.nodes.includes(n);
+    return info
       .filter((s) => canSeeStorage(ctx, s.storage))
       .filter((s) => !only || s.storage === only)
-      .filter((s) => !content || content.split(',').every((c) => s.content.includes(c as never)))
-      .filter((s) => !enabled || !s.disabled)
+      .filter((s) => !(ctx.params.enabled === true && s.disabled))
+      .filter(
+        (s) =>
+          !target ||
+          target === node ||
+          target === 'localhost' ||
+          (s.shared && usable(s, node) && usable(s, target)),
+      )
       .map((s) => storageStatus(cluster, node, s));
   },
   'GET /nodes/{node}/storage/{storage}/status': (ctx) => {
     const node = nodeParam(ctx);
     const id = str(ctx, 'storage') ?? '';
-    // Not storageOn's "not available on node": this view has its own answer for a storage the
-    // node lacks (pve-storage PVE/API2/Storage/Status.pm read_status), kept as it was here.
-    const s = storagesOn(ctx.cluster, node).find((x) => x.storage === id);
-    if (!s) throw fail(`storage '${id}' does not exist`);
+    // pve-storage PVE/API2/Storage/Status.pm read_status: storage_info's entry, which a storage
+    // restricted to other nodes has too (enabled 0); an unknown one is a parameter error.
+    const s = storageInfo(ctx.cluster, node, str(ctx, 'content')).find((x) => x.storage === id);
+    if (!s) throw noSuchStorage();
     const { storage: _s, used_fraction: _f, ...status } = storageStatus(ctx.cluster, node, s);
     return status;
   },
@@ -300,10 +368,13 @@ export const storageRoutes: Routes = {
       }
     }
     ctx.count('volume.delete');
+    const delay = num(ctx, 'delay');
     const upid = ctx.startTask({
       node,
       type: 'imgdel',
       id: vol.vmid === undefined ? storageId : `${vol.vmid}@${storageId}`,
+      // With `delay` the task is over before the answer (an imgdel is quick).
+      durationMs: delay ? 0 : undefined,
       run: () => {
         // The imgdel worker refuses a protected volume (pve-storage PVE/Storage/Plugin.pm
         // free_image): the request itself succeeds, the task fails.
@@ -315,10 +386,15 @@ export const storageRoutes: Routes = {
         return [];
       },
     });
-    if (num(ctx, 'delay')) {
-      // With `delay` PVE waits for the task and answers null when it ended in time.
-      cluster.removeVolume(node, volid);
-      return null;
+    if (delay) {
+      // With `delay` PVE waits for the task: null when it ended well, its error as a plain die
+      // (500) when it failed (pve-storage PVE/API2/Storage/Content.pm delete).
+      ctx.tasks.tick();
+      const task = ctx.tasks.tasks.get(upid);
+      if (task?.status !== 'stopped') return upid;
+      const status = task.exitstatus ?? '';
+      if (status === 'OK' || status.startsWith('WARNINGS: ')) return null;
+      throw fail(status);
     }
     return upid;
   },

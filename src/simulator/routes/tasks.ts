@@ -35,18 +35,39 @@ export function taskListItem(task: SimTask) {
   return item;
 }
 
-/** The task named by the path, visible to the caller, or PVE's errors. */
+/**
+ * The UPID's owner as pve-common PVE/UPID.pm decode reads it, or undefined for text that is not a
+ * UPID (its pattern, not the contract's).
+ */
+function decodeUpid(upid: string): string | undefined {
+  const m =
+    /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/.exec(
+      upid,
+    );
+  return m ? (m[8] as string) : undefined;
+}
+
+const upidError = (message: string) =>
+  new PveError(400, 'Parameter verification failed.', { upid: message });
+
+/** The owner check of pve-manager PVE/API2/Tasks.pm: the owner, or the privilege on the node. */
+function checkTaskAccess(ctx: Ctx, owner: string, write: boolean): void {
+  const priv = write ? 'Sys.Modify' : 'Sys.Audit';
+  const node = str(ctx, 'node');
+  if (owner.split('!')[0] !== ctx.auth.userid && !ctx.access.has(ctx.auth, `/nodes/${node}`, priv))
+    throw new PveError(403, `Permission check failed (/nodes/${node}, ${priv})`);
+}
+
+/**
+ * The task named by the path, visible to the caller, or PVE's errors: a UPID that does not parse,
+ * then one whose task file this node lacks, then the owner check (pve-manager PVE/API2/Tasks.pm).
+ */
 function findTask(ctx: Ctx, write = false): SimTask {
   const upid = str(ctx, 'upid') ?? '';
+  if (!decodeUpid(upid)) throw upidError('unable to parse worker upid');
   const task = ctx.tasks.tasks.get(upid);
-  if (!task || task.node !== str(ctx, 'node')) {
-    throw new PveError(400, 'Parameter verification failed.', { upid: 'no such task' });
-  }
-  const owner = task.user.split('!')[0] === ctx.auth.userid;
-  const priv = write ? 'Sys.Modify' : 'Sys.Audit';
-  if (!owner && !ctx.access.has(ctx.auth, `/nodes/${task.node}`, priv)) {
-    throw new PveError(403, `Permission check failed (/nodes/${task.node}, ${priv})`);
-  }
+  if (!task || task.node !== str(ctx, 'node')) throw upidError('no such task');
+  checkTaskAccess(ctx, task.user, write);
   return task;
 }
 
@@ -100,6 +121,16 @@ export const taskRoutes: Routes = {
   },
 
   'GET /nodes/{node}/tasks/{upid}/log': (ctx) => {
+    // read_task_log does not look for the task file: pve-common PVE/Tools.pm dump_logfile answers
+    // for a file it cannot open.
+    const upid = str(ctx, 'upid') ?? '';
+    const owner = decodeUpid(upid);
+    if (!owner) throw upidError('unable to parse worker upid');
+    const found = ctx.tasks.tasks.get(upid);
+    if (!found || found.node !== str(ctx, 'node')) {
+      checkTaskAccess(ctx, owner, false);
+      return new WithTotal([{ n: 1, t: 'unable to open file - No such file or directory' }], 1);
+    }
     const task = findTask(ctx);
     // pve-common PVE/Tools.pm dump_logfile: limit 0 reads to the end, and a log with no line yet
     // answers one placeholder line (a hack for the web UI's store), counted in the total.
