@@ -141,12 +141,20 @@ describe('Streamable HTTP', () => {
     const client = new Client({ name: 'http-e2e', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(own.url)));
     // VM 106 ignores ACPI: this shutdown waits out its 2-second timeout (demo tasks run at half time).
-    const call = client.callTool({
-      name: 'proxmox_shutdown_vm',
-      // forceStop may end in a hard stop, so it needs a yes: this client cannot ask, so confirm.
-      arguments: { vmid: 106, shutdownTimeout: 4, forceStop: true, confirm: true },
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const call = client.callTool(
+      {
+        name: 'proxmox_shutdown_vm',
+        // forceStop may end in a hard stop, so it needs a yes: this client cannot ask, so confirm.
+        arguments: { vmid: 106, shutdownTimeout: 4, forceStop: true, confirm: true },
+      },
+      // The first progress note says the task runs.
+      { onprogress: () => started() },
+    );
+    await running;
     const exited = new Promise<number | null>((resolve) => own.child.once('exit', resolve));
     own.child.kill('SIGTERM');
     const result = await call;

@@ -50,7 +50,7 @@ export interface HarnessOptions {
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<McpHarness> {
   // Real time with tasks sped up a hundredfold: waits end quickly and for real.
-  const sim = await startSimulator({ clock: 'real', taskScale: 0.01, ...opts.sim });
+  const sim = await startSimulator({ clock: 'manual', taskScale: 0, ...opts.sim });
   const auth = opts.token?.(sim) ?? { tokenId: sim.token.id, secret: sim.token.secret };
   const config: Config = configSchema.parse({
     clusters: [

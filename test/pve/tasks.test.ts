@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PveApi, type PveApiError, parseUpid } from '../../src/pve/index.js';
 import { type RunningSimulator, startSimulator } from '../../src/simulator/server.js';
 
@@ -54,7 +54,12 @@ describe('an empty task log', () => {
         minPollMs: 5,
         maxPollMs: 5,
       });
-      await new Promise((r) => setTimeout(r, 50));
+      // Polled a few times while the log had no line yet: still no progress.
+      const polls = () =>
+        manual.sim.requests.filter((r) => r.template === '/nodes/{node}/tasks/{upid}/status')
+          .length;
+      const before = polls();
+      await vi.waitFor(() => expect(polls()).toBeGreaterThan(before + 2));
       expect(seen).toEqual([]);
       manual.sim.runTasks();
       const outcome = await waiting;
@@ -145,7 +150,6 @@ describe('waiting for a task', () => {
 
   it('reports a task the API does not know as not found', async () => {
     const bogus = 'UPID:pve1:00000001:00000001:00000001:qmstart:100:root@pam:';
-    await new Promise((r) => setTimeout(r, 10));
     const err = (await pve.tasks.status('pve1', bogus).catch((e: unknown) => e)) as PveApiError;
     expect(err.status).toBe(400);
     expect(err.errors).toEqual({ upid: 'no such task' });

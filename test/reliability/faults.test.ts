@@ -60,7 +60,6 @@ describe('under injected faults', () => {
     expect(r.text).toMatch(/did not answer/);
     expect(counter('qemu.start')).toBe(before + 1);
     // The start went through: the guest runs, and a new call finds nothing to do.
-    await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await h.call('proxmox_start_vm', { vmid: 103 })).text).toMatch(/already running/);
   });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startHarness } from '../helpers/mcp.js';
 
 describe('on the large dataset', () => {
@@ -53,14 +53,22 @@ describe('failures in plain words', () => {
   });
 
   it('a cancelled call stops waiting, not the task', async () => {
-    const h = await startHarness();
+    // The task takes its time: the clock stands still until moved.
+    const h = await startHarness({ sim: { taskScale: 1 } });
     try {
       const controller = new AbortController();
       const call = h.client.callTool(
         { name: 'proxmox_shutdown_vm', arguments: { vmid: 106, shutdownTimeout: 3_000 } },
         { signal: controller.signal },
       );
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Cancelled once the task runs.
+      await vi.waitFor(() =>
+        expect(
+          [...h.sim.sim.tasks.tasks.values()].some(
+            (t) => t.status === 'running' && t.spec.type === 'qmshutdown',
+          ),
+        ).toBe(true),
+      );
       controller.abort();
       await expect(call).rejects.toThrow();
       const running = await h.call('proxmox_list_tasks', { state: 'running', node: 'pve2' });

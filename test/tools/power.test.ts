@@ -93,16 +93,22 @@ describe('power', () => {
   });
 
   it('names the lock of a locked guest', async () => {
-    const snap = await h.call('proxmox_create_snapshot', {
-      vmid: 101,
-      snapname: 'slow',
-      vmstate: true,
-      timeout: 0,
-    });
-    expect(snap.structured?.status).toBe('started');
-    const r = await h.call('proxmox_create_snapshot', { vmid: 101, snapname: 'second' });
-    expect(r.isError).toBe(true);
-    expect(r.text).toMatch(/VM 101 \(web-02\) is locked \(snapshot\)/);
-    await h.call('proxmox_wait_task', { upid: snap.structured?.upid });
+    // Tasks take their time (the clock stands still until moved): the snapshot holds its lock.
+    h.sim.sim.tasks.durationScale = 1;
+    try {
+      const snap = await h.call('proxmox_create_snapshot', {
+        vmid: 101,
+        snapname: 'slow',
+        vmstate: true,
+        timeout: 0,
+      });
+      expect(snap.structured?.status).toBe('started');
+      const r = await h.call('proxmox_create_snapshot', { vmid: 101, snapname: 'second' });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/VM 101 \(web-02\) is locked \(snapshot\)/);
+    } finally {
+      h.sim.sim.tasks.durationScale = 0;
+      h.sim.sim.runTasks();
+    }
   });
 });

@@ -27,7 +27,10 @@ describe('tasks', () => {
   });
 
   it('answers "still running" when the wait runs out, and the task can be stopped', async () => {
+    // The task takes its time: the clock stands still until moved.
+    h.sim.sim.tasks.durationScale = 1;
     const r = await h.call('proxmox_shutdown_vm', { vmid: 106, shutdownTimeout: 3000, timeout: 1 });
+    h.sim.sim.tasks.durationScale = 0;
     expect(r.isError).toBeFalsy();
     expect(r.structured).toMatchObject({ status: 'running' });
     expect(r.text).toMatch(/still running after 1s.*proxmox_wait_task/);
