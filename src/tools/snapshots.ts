@@ -1,8 +1,16 @@
 /** Snapshots, of VMs and containers alike: the vmid tells which. */
 import { z } from 'zod';
-import { idAndName, kindOf } from '../pve/index.js';
-import { optionalNode, resolveGuest, runTask, taskFields, vmid, waitTimeout } from './common.js';
-import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
+import { type GuestRef, idAndName, kindOf } from '../pve/index.js';
+import {
+  optionalNode,
+  resolveGuest,
+  runTask,
+  ToolError,
+  taskFields,
+  vmid,
+  waitTimeout,
+} from './common.js';
+import { type AnyTool, defineTool, guestTargets, ok, type ToolContext } from './define.js';
 
 const snapname = z
   .string()
@@ -130,6 +138,7 @@ const rollbackSnapshot = defineTool({
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    await assertSnapshot(ctx, guest, args.snapname);
     const task = await ctx.pve
       .guests(guest.type)
       .rollback(guest.node, guest.vmid, args.snapname, { start: args.start || undefined });
@@ -140,6 +149,19 @@ const rollbackSnapshot = defineTool({
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },
 });
+
+/**
+ * Refuses a snapshot the guest does not have, before any task: PVE would start one that fails
+ * (pve-guest-common AbstractConfig.pm snapshot_rollback, snapshot_delete).
+ */
+async function assertSnapshot(ctx: ToolContext, guest: GuestRef, name: string): Promise<void> {
+  const all = await ctx.pve.guests(guest.type).snapshots(guest.node, guest.vmid);
+  if (!all.some((s) => s.name === name && name !== 'current'))
+    throw new ToolError(
+      `${kindOf(guest.type, true)} ${idAndName(guest)} has no snapshot '${name}'. List its snapshots with proxmox_list_snapshots.`,
+      { vmid: guest.vmid, snapname: name },
+    );
+}
 
 const deleteSnapshot = defineTool({
   name: 'proxmox_delete_snapshot',
@@ -153,6 +175,7 @@ const deleteSnapshot = defineTool({
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    await assertSnapshot(ctx, guest, args.snapname);
     const task = await ctx.pve
       .guests(guest.type)
       .deleteSnapshot(guest.node, guest.vmid, args.snapname);

@@ -155,7 +155,7 @@ describe('errors', () => {
       /VM.PowerMgmt/,
     ],
     ['not_running', () => api().qemu.reset('pve1', 103), /VM 103 not running/],
-    ['running', () => api().qemu.destroy('pve1', 100), /is running - destroy failed/],
+    ['running', () => api().qemu.destroy('pve1', 102), /is running - destroy failed/],
     ['node_offline', () => api().nodes.status('pve3'), /./],
     [
       'bad_request',

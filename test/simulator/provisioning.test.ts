@@ -363,8 +363,13 @@ describe('migrate', () => {
 
 describe('delete', () => {
   it('refuses a running VM, a protected one, and an HA-managed one without purge', async () => {
+    // VM 102 moved to pve2 in the migration test above.
+    expect((await sim.call('DELETE', '/nodes/pve2/qemu/102')).body?.message).toBe(
+      'VM 102 is running - destroy failed\n',
+    );
+    // HA is checked before the run state (Qemu.pm destroy_vm).
     expect((await sim.call('DELETE', '/nodes/pve1/qemu/101')).body?.message).toBe(
-      'VM 101 is running - destroy failed\n',
+      'unable to remove VM 101 - used in HA resources and purge parameter not set.\n',
     );
     await sim.data('PUT', '/nodes/pve2/qemu/160/config', { protection: 1 });
     expect((await sim.call('DELETE', '/nodes/pve2/qemu/160')).body?.message).toBe(

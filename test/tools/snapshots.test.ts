@@ -63,6 +63,10 @@ describe('snapshots', () => {
     ).toMatchObject({ status: 'completed' });
     const missing = await h.call('proxmox_delete_snapshot', { vmid: 200, snapname: 'pre-change' });
     expect(missing.isError).toBe(true);
-    expect(missing.text).toMatch(/not found.*snapshot 'pre-change' does not exist/);
+    expect(missing.text).toBe(
+      "Container 200 (ct-dns) has no snapshot 'pre-change'. List its snapshots with proxmox_list_snapshots.",
+    );
+    const rollback = await h.call('proxmox_rollback_snapshot', { vmid: 200, snapname: 'gone' });
+    expect(rollback.text).toMatch(/^Container 200 \(ct-dns\) has no snapshot 'gone'/);
   });
 });

@@ -1154,13 +1154,14 @@ function destroyGuest(type: GuestType) {
     if (guest.config.protection === '1')
       throw fail(`can't remove ${label} ${vmid} - protection mode enabled`);
     if (type === 'lxc') cluster.assertUnlocked(guest);
-    if (type === 'qemu' && guest.running) throw fail(`VM ${vmid} is running - destroy failed`);
     const purge = bool(ctx, 'purge');
     const ha = cluster.haOf(vmid);
+    // HA before running (qemu-server PVE/API2/Qemu.pm destroy_vm $early_checks).
     if (ha && !purge)
       throw fail(
         `unable to remove ${label} ${vmid} - used in HA resources and purge parameter not set.`,
       );
+    if (type === 'qemu' && guest.running) throw fail(`VM ${vmid} is running - destroy failed`);
     if (type === 'lxc' && guest.running && !bool(ctx, 'force'))
       throw fail(`unable to destroy CT ${vmid} - container is running`);
     const unreferenced = ctx.params['destroy-unreferenced-disks'] !== false;

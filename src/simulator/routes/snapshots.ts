@@ -203,9 +203,6 @@ export function snapshotRoutes(type: GuestType): Routes {
       const name = str(ctx, 'snapname') ?? '';
       const guest = cluster.findGuest(node, vmid, type);
       const snap = guest?.snapshots.get(name);
-      // Deliberately different: PVE finds a missing snapshot in the worker too; the product's
-      // tests expect this refusal before the task.
-      if (guest && !snap) throw fail(`snapshot '${name}' does not exist`);
       ctx.count(`${type}.delsnapshot`);
       const task = { node, type: `${prefix(type)}delsnapshot`, id: String(vmid) };
       // In the worker (pve-guest-common PVE/AbstractConfig.pm snapshot_delete): config, snapshot,
