@@ -19,6 +19,30 @@ const snapname = z
     'starts with a letter; letters, digits, _ and -; 2 to 40 characters',
   );
 
+/**
+ * Checks a snapshot name against the guest's snapshots before any task: PVE would start one that
+ * fails (pve-guest-common AbstractConfig.pm __snapshot_prepare, snapshot_rollback, snapshot_delete).
+ */
+async function checkSnapshot(
+  ctx: ToolContext,
+  guest: GuestRef,
+  name: string,
+  wanted: 'existing' | 'new',
+): Promise<void> {
+  const all = await ctx.pve.guests(guest.type).snapshots(guest.node, guest.vmid);
+  const exists = all.some((s) => s.name === name && name !== 'current');
+  if (wanted === 'existing' && !exists)
+    throw new ToolError(
+      `${kindOf(guest.type, true)} ${idAndName(guest)} has no snapshot '${name}'. List its snapshots with proxmox_list_snapshots.`,
+      { vmid: guest.vmid, snapname: name },
+    );
+  if (wanted === 'new' && exists)
+    throw new ToolError(
+      `${kindOf(guest.type, true)} ${idAndName(guest)} already has a snapshot '${name}': choose another name, or delete that one first.`,
+      { vmid: guest.vmid, snapname: name },
+    );
+}
+
 const createSnapshot = defineTool({
   name: 'proxmox_create_snapshot',
   title: 'Create snapshot',
@@ -38,6 +62,7 @@ const createSnapshot = defineTool({
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
+    await checkSnapshot(ctx, guest, args.snapname, 'new');
     const task = await ctx.pve.guests(guest.type).snapshot(guest.node, guest.vmid, args.snapname, {
       description: args.description,
       vmstate: guest.type === 'qemu' && args.vmstate ? true : undefined,
@@ -138,7 +163,7 @@ const rollbackSnapshot = defineTool({
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
-    await assertSnapshot(ctx, guest, args.snapname);
+    await checkSnapshot(ctx, guest, args.snapname, 'existing');
     const task = await ctx.pve
       .guests(guest.type)
       .rollback(guest.node, guest.vmid, args.snapname, { start: args.start || undefined });
@@ -149,19 +174,6 @@ const rollbackSnapshot = defineTool({
     return ok({ vmid: guest.vmid, node: guest.node, snapname: args.snapname, ...summary }, text);
   },
 });
-
-/**
- * Refuses a snapshot the guest does not have, before any task: PVE would start one that fails
- * (pve-guest-common AbstractConfig.pm snapshot_rollback, snapshot_delete).
- */
-async function assertSnapshot(ctx: ToolContext, guest: GuestRef, name: string): Promise<void> {
-  const all = await ctx.pve.guests(guest.type).snapshots(guest.node, guest.vmid);
-  if (!all.some((s) => s.name === name && name !== 'current'))
-    throw new ToolError(
-      `${kindOf(guest.type, true)} ${idAndName(guest)} has no snapshot '${name}'. List its snapshots with proxmox_list_snapshots.`,
-      { vmid: guest.vmid, snapname: name },
-    );
-}
 
 const deleteSnapshot = defineTool({
   name: 'proxmox_delete_snapshot',
@@ -175,7 +187,7 @@ const deleteSnapshot = defineTool({
   output: z.object({ vmid: z.number(), node: z.string(), snapname: z.string(), ...taskFields }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid, { node: args.node });
-    await assertSnapshot(ctx, guest, args.snapname);
+    await checkSnapshot(ctx, guest, args.snapname, 'existing');
     const task = await ctx.pve
       .guests(guest.type)
       .deleteSnapshot(guest.node, guest.vmid, args.snapname);

@@ -66,6 +66,10 @@ describe('snapshots', () => {
     expect(missing.text).toBe(
       "Container 200 (ct-dns) has no snapshot 'pre-change'. List its snapshots with proxmox_list_snapshots.",
     );
+    const taken = await h.call('proxmox_create_snapshot', { vmid: 200, snapname: 'pre-change' });
+    expect(taken.isError).toBeFalsy();
+    const again = await h.call('proxmox_create_snapshot', { vmid: 200, snapname: 'pre-change' });
+    expect(again.text).toMatch(/^Container 200 \(ct-dns\) already has a snapshot 'pre-change'/);
     const rollback = await h.call('proxmox_rollback_snapshot', { vmid: 200, snapname: 'gone' });
     expect(rollback.text).toMatch(/^Container 200 \(ct-dns\) has no snapshot 'gone'/);
   });
