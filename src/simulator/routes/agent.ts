@@ -5,7 +5,7 @@ import { num } from '../context.js';
 import { fail } from '../errors.js';
 import { hash32 } from '../random.js';
 import type { SimGuest } from '../state.js';
-import { guestFor, nodeParam } from './guests.js';
+import { guestFor, nodeParam } from './guest-common.js';
 
 const OS: Record<
   string,

@@ -3,7 +3,7 @@ import type { Ctx, Routes } from '../context.js';
 import { str } from '../context.js';
 import { guestSumsByNode, nodeRrd, nodeUsage, type Timeframe } from '../metrics.js';
 import { PVE_VERSION } from './cluster.js';
-import { nodeParam } from './guests.js';
+import { nodeParam } from './guest-common.js';
 
 function nodeOf(ctx: Ctx) {
   const name = nodeParam(ctx);

@@ -10,7 +10,7 @@ import {
   type SimGuest,
   type SimSnapshot,
 } from '../state.js';
-import { guestFor, nodeParam } from './guests.js';
+import { guestFor, nodeParam } from './guest-common.js';
 
 const prefix = (type: GuestType) => (type === 'qemu' ? 'qm' : 'vz');
 

@@ -10,7 +10,7 @@ import {
   type SimStorage,
   type SimVolume,
 } from '../state.js';
-import { nodeParam } from './guests.js';
+import { nodeParam } from './guest-common.js';
 
 const flag = (b: boolean) => (b ? 1 : 0);
 
