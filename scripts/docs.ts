@@ -5,9 +5,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { configSchema, TOOLSETS } from '../src/config/schema.js';
+import { configSchema } from '../src/config/schema.js';
 import { SETTINGS, sources } from '../src/config/settings.js';
 import { ALL_TOOLS } from '../src/tools/registry.js';
+import { TOOLSET_TABLE, TOOLSETS } from '../src/tools/toolsets.js';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 
@@ -21,6 +22,23 @@ export function toolTable(): string {
         `| \`${t.name}\` | ${t.toolset} | ${ACCESS[t.access]} | ${t.description.replace(/\|/g, '\\|')} |`,
       );
     }
+  }
+  return lines.join('\n');
+}
+
+export function toolsetTable(): string {
+  const lines = [
+    '| Toolset | Default | Tools | What for | Privileges it needs |',
+    '|---|---|---|---|---|',
+  ];
+  for (const set of TOOLSETS) {
+    const info = TOOLSET_TABLE[set];
+    const privileges = (info.privileges as readonly (readonly [string, string])[])
+      .map(([priv, path]) => `${priv} on \`${path}\``)
+      .join(', ');
+    lines.push(
+      `| ${set} | ${'default' in info ? 'yes' : ''} | ${ALL_TOOLS.filter((t) => t.toolset === set).length} | ${info.description} | ${privileges || 'those of the operation called'} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -116,11 +134,13 @@ export function benchTable(): string {
 }
 
 export function renderReadme(text: string): string {
-  return withSection(
-    withSection(withSection(text, 'tools', toolTable()), 'config', configTable()),
-    'bench',
-    benchTable(),
-  );
+  const sections: [string, string][] = [
+    ['toolsets', toolsetTable()],
+    ['tools', toolTable()],
+    ['config', configTable()],
+    ['bench', benchTable()],
+  ];
+  return sections.reduce((out, [name, body]) => withSection(out, name, body), text);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

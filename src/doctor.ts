@@ -7,48 +7,11 @@ import { connect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { flagsOf, OPTIONS } from './config/flags.js';
 import { loadConfig } from './config/load.js';
-import type { ClusterConfig, Toolset } from './config/schema.js';
-import { TOOLSETS } from './config/schema.js';
+import type { ClusterConfig } from './config/schema.js';
 import { PveApi, PveApiError, parseApiToken } from './pve/index.js';
+import { TOOLSET_TABLE, TOOLSETS, type Toolset } from './tools/toolsets.js';
 
 /** The privileges each toolset needs, and on which ACL path. */
-export const TOOLSET_NEEDS: Record<Toolset, [priv: string, path: string][]> = {
-  core: [
-    ['VM.Audit', '/vms'],
-    ['VM.PowerMgmt', '/vms'],
-    ['VM.Snapshot', '/vms'],
-    ['VM.Allocate', '/vms'],
-    ['Sys.Audit', '/nodes'],
-    ['Datastore.Audit', '/storage'],
-  ],
-  provision: [
-    ['VM.Allocate', '/vms'],
-    ['VM.Clone', '/vms'],
-    ['VM.Config.CPU', '/vms'],
-    ['VM.Config.Memory', '/vms'],
-    ['VM.Config.Network', '/vms'],
-    ['VM.Config.Disk', '/vms'],
-    ['VM.Migrate', '/vms'],
-    ['Datastore.AllocateSpace', '/storage'],
-  ],
-  backup: [
-    ['VM.Backup', '/vms'],
-    ['Datastore.AllocateSpace', '/storage'],
-  ],
-  metrics: [
-    ['VM.Audit', '/vms'],
-    ['Sys.Audit', '/nodes'],
-  ],
-  agent: [['VM.GuestAgent.Audit', '/vms']],
-  agent_exec: [['VM.GuestAgent.Unrestricted', '/vms']],
-  access: [['Sys.Audit', '/access']],
-  cluster: [
-    ['Sys.Audit', '/'],
-    ['Pool.Audit', '/pool'],
-  ],
-  api: [],
-};
-
 interface Check {
   name: string;
   ok: boolean;
@@ -168,7 +131,7 @@ export async function checkCluster(
     const perms = (await pve.access.permissions()) as Record<string, Record<string, number>>;
     const wanted = toolsets.includes('all') ? [...TOOLSETS] : (toolsets as Toolset[]);
     report.toolsets = TOOLSETS.map((t) => {
-      const missing = TOOLSET_NEEDS[t]
+      const missing = (TOOLSET_TABLE[t].privileges as readonly (readonly [string, string])[])
         .filter(([priv, path]) => !held(perms, priv, path))
         .map(([privilege, path]) => ({ privilege, path }));
       return { toolset: t, usable: missing.length === 0, missing };

@@ -4,19 +4,9 @@
  */
 import { z } from 'zod';
 
-export const TOOLSETS = [
-  'core',
-  'provision',
-  'backup',
-  'metrics',
-  'agent',
-  'agent_exec',
-  'access',
-  'cluster',
-  'api',
-] as const;
-export type Toolset = (typeof TOOLSETS)[number];
-export const DEFAULT_TOOLSETS: Toolset[] = ['core'];
+import { DEFAULT_TOOLSETS, TOOLSETS, type Toolset } from '../tools/toolsets.js';
+
+export { DEFAULT_TOOLSETS, TOOLSETS, type Toolset };
 
 const fingerprint = z
   .string()
@@ -166,7 +156,9 @@ export const configSchema = z
         1,
         'no cluster: set PROXMOX_URL and credentials, define clusters in a config file, or use --demo',
       ),
-    toolsets: z.array(z.union([z.enum(TOOLSETS), z.literal('all')])).default(DEFAULT_TOOLSETS),
+    toolsets: z
+      .array(z.union([z.enum(TOOLSETS as [Toolset, ...Toolset[]]), z.literal('all')]))
+      .default(DEFAULT_TOOLSETS),
     tools: z.array(z.string()).default([]),
     excludeTools: z.array(z.string()).default([]),
     readOnly: z.boolean().default(false),

@@ -3,7 +3,7 @@
  * environment reading, the usage text, the configuration errors' hints and the README's reference
  * come from. The schema (schema.ts) says what a valid value is; a test keeps the two in step.
  */
-import { TOOLSETS } from './schema.js';
+import { describeToolsets } from '../tools/toolsets.js';
 
 export interface Setting {
   /** Its place in the configuration: `readOnly`, `clusters[].url`, `http.token`. */
@@ -98,7 +98,7 @@ export const SETTINGS: Setting[] = [
   { path: 'clusters[].scope.protected.pools', doc: 'Guests in these pools are protected' },
   {
     path: 'toolsets',
-    doc: `Toolsets to offer: ${TOOLSETS.join(', ')}, or all (default: core)`,
+    doc: `Toolsets to offer: ${describeToolsets()}; or all. Default: core`,
     env: 'PROXMOX_TOOLSETS',
     flag: 'toolsets',
     type: 'list',

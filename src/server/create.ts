@@ -9,13 +9,14 @@ import type { Config } from '../config/schema.js';
 import { type Answer, type Human, Pipeline, type ServerDeps } from '../policy/pipeline.js';
 import { type AnyTool, annotations } from '../tools/define.js';
 import { selectTools } from '../tools/registry.js';
+import { TOOLSETS } from '../tools/toolsets.js';
 import { registerPrompts, registerResources } from './resources.js';
 
 export type { ServerDeps } from '../policy/pipeline.js';
 
 export const INSTRUCTIONS = [
   'Manages Proxmox VE clusters: nodes, QEMU virtual machines and LXC containers, snapshots, storage, backups and the tasks long operations run as.',
-  'Tools come in toolsets chosen by the operator: core (inventory, power, snapshots, storage, tasks), provision, backup, metrics, agent, agent_exec, access, cluster and api.',
+  `Tools come in toolsets chosen by the operator: ${TOOLSETS.join(', ')}; a tool of a toolset not offered is unknown here.`,
   "Guests are named by their numeric vmid; the node is found from it, and a node given with a vmid must be the guest's. Tools that change something wait (timeout, in seconds) for their task and report its outcome, or with timeout: 0 return the task ID (UPID) at once; dryRun: true shows what a change would do; confirm: true says the user agreed to it.",
 ].join(' ');
 

@@ -4,8 +4,8 @@
  * these into registered tools (src/server/).
  */
 import type { z } from 'zod';
-import type { Toolset } from '../config/schema.js';
 import type { PveApi } from '../pve/index.js';
+import type { Toolset } from './toolsets.js';
 
 /** What a tool may do; the MCP annotations derive from it. */
 export type Access = 'read' | 'write' | 'destructive';

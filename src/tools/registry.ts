@@ -4,7 +4,6 @@
  * An unknown name is an error, not a silent no-op.
  */
 import { ConfigError } from '../config/raw.js';
-import { TOOLSETS, type Toolset } from '../config/schema.js';
 import { accessTools } from './access.js';
 import { agentExecTools, agentTools } from './agent.js';
 import { apiTools } from './api.js';
@@ -21,6 +20,7 @@ import { provisionTools } from './provision.js';
 import { snapshotTools } from './snapshots.js';
 import { storageTools } from './storage.js';
 import { taskTools } from './tasks.js';
+import { TOOLSETS, type Toolset } from './toolsets.js';
 
 /** Every tool, by subject; each declares its toolset. */
 export const ALL_TOOLS: AnyTool[] = [
