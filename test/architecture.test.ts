@@ -76,6 +76,32 @@ describe('dependencies point downward', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the MCP adapter only translates: of policy/ it imports the pipeline alone', () => {
+    const bad = ['server/create.ts', 'server/resources.ts'].flatMap((file) =>
+      [...readFileSync(join(src, file), 'utf8').matchAll(/from\s+['"](\.\.\/policy\/[^'"]+)['"]/g)]
+        .map((m) => m[1] ?? '')
+        .filter((spec) => spec !== '../policy/pipeline.js')
+        .map((spec) => `${file} -> ${spec}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('every tool file is in the registry, and every toolset in the table has tools', async () => {
+    const { ALL_TOOLS } = await import('../src/tools/registry.js');
+    const { TOOLSETS } = await import('../src/tools/toolsets.js');
+    const registry = readFileSync(join(src, 'tools/registry.ts'), 'utf8');
+    const toolFiles = readdirSync(join(src, 'tools')).filter((f) =>
+      /defineTool\(/.test(readFileSync(join(src, 'tools', f), 'utf8')),
+    );
+    for (const f of toolFiles.filter((f) => f !== 'define.ts'))
+      expect(registry, f).toContain(`'./${f.replace(/\.ts$/, '.js')}'`);
+    for (const set of TOOLSETS)
+      expect(
+        ALL_TOOLS.some((t) => t.toolset === set),
+        set,
+      ).toBe(true);
+  });
+
   it('tools/ never imports the MCP SDK', () => {
     const bad = graph
       .filter(
