@@ -147,10 +147,17 @@ export async function benchServer(): Promise<BenchResult[]> {
     );
     results.push({
       group: 'server',
-      name: `tools/list a model reads, default toolsets (${listed.length} tools)`,
+      name: `tools/list a model reads (name, description, input schema), default toolsets (${listed.length} tools)`,
       value: round(modelBytes / 1024, 1),
       unit: 'KiB',
-      target: 20,
+      target: 16,
+    });
+    results.push({
+      group: 'server',
+      name: 'whole tools/list answer, default toolsets',
+      value: round(Buffer.byteLength(JSON.stringify({ tools: listed })) / 1024, 1),
+      unit: 'KiB',
+      target: 40,
     });
     const rssLarge = peakRss(big.pid);
     await big.client.close();

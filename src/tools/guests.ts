@@ -285,7 +285,8 @@ export async function listGuests(
   type: GuestType | undefined,
   signal: AbortSignal,
 ): Promise<ClusterResource[]> {
-  const rows = await pve.cluster.resources('vm', { signal });
+  // All rows, not `type: vm`: the node rows tell which stale guest rows the nodes can complete.
+  const rows = await pve.cluster.resources(undefined, { signal });
   return rows.filter((r) => (type ? r.type === type : r.type === 'qemu' || r.type === 'lxc'));
 }
 
