@@ -309,7 +309,9 @@ export class PveClient {
     callOpts: CallOptions,
   ): Promise<{ data: unknown; total?: number }> {
     // The view's signal (the caller's) and the request's own both cancel it.
-    const signals = [callOpts.signal, this.signal].filter((s): s is AbortSignal => Boolean(s));
+    const signals = [...new Set([callOpts.signal, this.signal])].filter((s): s is AbortSignal =>
+      Boolean(s),
+    );
     const opts: CallOptions = {
       ...callOpts,
       signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
