@@ -7,8 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { configSchema } from '../src/config/schema.js';
 import { SETTINGS, sources } from '../src/config/settings.js';
-import { ALL_TOOLS } from '../src/tools/registry.js';
+import { allTools } from '../src/tools/registry.js';
 import { TOOLSET_TABLE, TOOLSETS } from '../src/tools/toolsets.js';
+
+const ALL_TOOLS = await allTools();
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 

@@ -11,7 +11,8 @@ import type { Config } from './config/schema.js';
 import { usageOptions } from './config/settings.js';
 import { type ServerDeps, serverFactory } from './server/create.js';
 import { buildDeps, closeDeps } from './server/deps.js';
-import { selectTools } from './tools/registry.js';
+import type { AnyTool } from './tools/define.js';
+import { loadTools } from './tools/registry.js';
 import { serveStdio } from './transports/stdio.js';
 import { VERSION } from './version.js';
 
@@ -99,13 +100,10 @@ async function serve(argv: string[]): Promise<number> {
     await closeDeps(deps);
     await closeDemo?.();
   };
+  let catalogue: AnyTool[];
   try {
-    // An unknown tool or toolset stops the start too.
-    selectTools({
-      toolsets: config.toolsets,
-      tools: config.tools,
-      excludeTools: config.excludeTools,
-    });
+    // Only the selected toolsets' tools are loaded; an unknown tool or toolset stops the start.
+    catalogue = await loadTools(config);
   } catch (err) {
     await stop();
     throw err;
@@ -114,7 +112,7 @@ async function serve(argv: string[]): Promise<number> {
   // first when a change is refused. Nothing waits for it; a failure here is the calls' to tell.
   for (const [name, guard] of deps.guards)
     if (deps.policies.get(name)?.scope.pools.length) void guard.facts(false).catch(() => undefined);
-  const factory = serverFactory(config, deps);
+  const factory = serverFactory(config, deps, catalogue);
   const signalled = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { type Answer, type Human, Pipeline, type ServerDeps } from '../policy/pipeline.js';
 import { type AnyTool, annotations } from '../tools/define.js';
-import { selectTools } from '../tools/registry.js';
+import { loadTools, selectTools } from '../tools/registry.js';
 import { TOOLSETS } from '../tools/toolsets.js';
 import { registerPrompts, registerResources } from './resources.js';
 
@@ -111,9 +111,14 @@ const dryRunOutput = z.record(z.string(), z.unknown());
  * The server factory for one configuration: the tools and their schemas are prepared here, once;
  * each call of the factory (a stdio connection, an HTTP request) registers them on a new server.
  */
-export function serverFactory(config: Config, deps: ServerDeps): () => McpServer {
+export function serverFactory(
+  config: Config,
+  deps: ServerDeps,
+  /** The tools of the configured selection, loaded (tools/registry.ts loadTools). */
+  catalogue: AnyTool[],
+): () => McpServer {
   const pipeline = new Pipeline(config, deps);
-  const tools = prepareTools(config, deps, pipeline);
+  const tools = prepareTools(config, deps, pipeline, catalogue);
   return () => {
     const server = new McpServer(
       { name: 'proxmox-mcp', title: 'Proxmox VE', version: deps.version },
@@ -129,9 +134,9 @@ export function serverFactory(config: Config, deps: ServerDeps): () => McpServer
   };
 }
 
-/** One server for one configuration (tests, and library users with one connection). */
-export function createServer(config: Config, deps: ServerDeps): McpServer {
-  return serverFactory(config, deps)();
+/** One server for one configuration (library users with one connection). */
+export async function createServer(config: Config, deps: ServerDeps): Promise<McpServer> {
+  return serverFactory(config, deps, await loadTools(config))();
 }
 
 /** A selected tool with the schemas it is offered with. */
@@ -141,7 +146,12 @@ interface PreparedTool {
   output: z.ZodObject;
 }
 
-function prepareTools(config: Config, deps: ServerDeps, pipeline: Pipeline): PreparedTool[] {
+function prepareTools(
+  config: Config,
+  deps: ServerDeps,
+  pipeline: Pipeline,
+  catalogue: AnyTool[],
+): PreparedTool[] {
   const names = [...deps.clusters.keys()];
   // A tool is offered when some cluster could run it; per-cluster read-only is enforced per call.
   const allReadOnly = config.readOnly || [...deps.policies.values()].every((p) => p.readOnly);
@@ -150,10 +160,10 @@ function prepareTools(config: Config, deps: ServerDeps, pipeline: Pipeline): Pre
     tools: config.tools,
     excludeTools: config.excludeTools,
   };
-  const tools = selectTools({ ...selection, readOnly: allReadOnly });
+  const tools = selectTools({ ...selection, readOnly: allReadOnly }, catalogue);
   // In read-only mode a raw tool stays, limited to GET.
   if (allReadOnly) {
-    const api = selectTools(selection).find((t) => t.raw);
+    const api = selectTools(selection, catalogue).find((t) => t.raw);
     if (api)
       tools.push({ ...api, access: 'read', input: api.input.extend({ method: z.enum(['GET']) }) });
   }

@@ -9,7 +9,7 @@ import type { Pipeline } from '../policy/pipeline.js';
 import { parseUpid } from '../pve/index.js';
 import { resolveGuest, ToolError } from '../tools/common.js';
 import type { ToolContext } from '../tools/define.js';
-import { guestInfo, guestStatus, infoText, statusText } from '../tools/guests.js';
+import { guestInfo, guestStatus, infoText, statusText } from '../tools/guest-views.js';
 
 type Contents = { contents: { uri: string; mimeType: string; text: string }[] };
 

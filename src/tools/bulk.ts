@@ -5,7 +5,7 @@ import type { GuestType } from '../pve/index.js';
 import { kindOf } from '../pve/index.js';
 import { hasTag, namePattern, node, ToolError, vmid, waitTimeout } from './common.js';
 import { type AnyTool, defineTool, ok } from './define.js';
-import { listGuests } from './guests.js';
+import { listGuests } from './guest-views.js';
 import { table } from './render.js';
 
 const bulkResult = z.object({

@@ -4,43 +4,63 @@
  * An unknown name is an error, not a silent no-op.
  */
 import { ConfigError } from '../config/raw.js';
-import { accessTools } from './access.js';
-import { agentExecTools, agentTools } from './agent.js';
-import { apiTools } from './api.js';
-import { backupTools } from './backup.js';
 import { bulkTools } from './bulk.js';
-import { clusterTools } from './cluster.js';
 import type { AnyTool } from './define.js';
 import { guestTools } from './guests.js';
 import { lifecycleTools } from './lifecycle.js';
-import { metricsTools } from './metrics.js';
 import { nodeTools } from './nodes.js';
 import { powerTools } from './power.js';
-import { provisionTools } from './provision.js';
 import { snapshotTools } from './snapshots.js';
 import { storageTools } from './storage.js';
 import { taskTools } from './tasks.js';
 import { TOOLSETS, type Toolset } from './toolsets.js';
 
-/** Every tool, by subject; each declares its toolset. */
-export const ALL_TOOLS: AnyTool[] = [
-  ...nodeTools,
-  ...guestTools,
-  ...powerTools,
-  ...lifecycleTools,
-  ...snapshotTools,
-  ...storageTools,
-  ...taskTools,
-  ...bulkTools,
-  ...provisionTools,
-  ...backupTools,
-  ...metricsTools,
-  ...agentTools,
-  ...agentExecTools,
-  ...accessTools,
-  ...clusterTools,
-  ...apiTools,
+/**
+ * The tool files, in the order tools are listed, with the toolsets their tools belong to. The
+ * default toolset's files come with the registry; the others are loaded only by a server that
+ * offers them (each is a chunk of its own in the build). Loading the default set as separate
+ * chunks too would cost a start more in module loading than it saves.
+ */
+const MODULES: { toolsets: Toolset[]; load: () => Promise<AnyTool[]> }[] = [
+  { toolsets: ['core'], load: async () => nodeTools },
+  { toolsets: ['core'], load: async () => guestTools },
+  { toolsets: ['core'], load: async () => powerTools },
+  { toolsets: ['core', 'provision'], load: async () => lifecycleTools },
+  { toolsets: ['core'], load: async () => snapshotTools },
+  { toolsets: ['core'], load: async () => storageTools },
+  { toolsets: ['core'], load: async () => taskTools },
+  { toolsets: ['core'], load: async () => bulkTools },
+  { toolsets: ['provision'], load: async () => (await import('./provision.js')).provisionTools },
+  { toolsets: ['backup'], load: async () => (await import('./backup.js')).backupTools },
+  { toolsets: ['metrics'], load: async () => (await import('./metrics.js')).metricsTools },
+  {
+    toolsets: ['agent', 'agent_exec'],
+    load: async () => {
+      const m = await import('./agent.js');
+      return [...m.agentTools, ...m.agentExecTools];
+    },
+  },
+  { toolsets: ['access'], load: async () => (await import('./access.js')).accessTools },
+  { toolsets: ['cluster'], load: async () => (await import('./cluster.js')).clusterTools },
+  { toolsets: ['api'], load: async () => (await import('./api.js')).apiTools },
 ];
+
+/** Every tool, loaded. */
+export async function allTools(): Promise<AnyTool[]> {
+  return (await Promise.all(MODULES.map((m) => m.load()))).flat();
+}
+
+/**
+ * The tools a selection may offer, before read-only mode: those of its toolsets, loaded alone;
+ * everything when single tools are named, so that an unknown name is caught.
+ */
+export async function loadTools(selection: ToolSelection): Promise<AnyTool[]> {
+  const sets = selection.toolsets.includes('all') ? TOOLSETS : selection.toolsets;
+  const named = Boolean(selection.tools?.length || selection.excludeTools?.length);
+  const modules = MODULES.filter((m) => named || m.toolsets.some((t) => sets.includes(t)));
+  const catalogue = (await Promise.all(modules.map((m) => m.load()))).flat();
+  return selectTools({ ...selection, readOnly: false }, catalogue);
+}
 
 export interface ToolSelection {
   toolsets: (Toolset | 'all')[];
@@ -52,7 +72,7 @@ export interface ToolSelection {
 /** A tool or toolset the configuration names that does not exist. */
 export class SelectionError extends ConfigError {}
 
-export function selectTools(selection: ToolSelection, catalogue: AnyTool[] = ALL_TOOLS): AnyTool[] {
+export function selectTools(selection: ToolSelection, catalogue: AnyTool[]): AnyTool[] {
   const byName = new Map(catalogue.map((t) => [t.name, t]));
   for (const name of [...(selection.tools ?? []), ...(selection.excludeTools ?? [])]) {
     if (!byName.has(name)) throw new SelectionError(`unknown tool '${name}'`);

@@ -11,6 +11,7 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from '../../src/simulator/server.js';
+import { loadTools } from '../../src/tools/registry.js';
 
 export interface ToolAnswer {
   isError?: boolean;
@@ -74,7 +75,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<McpHarnes
     },
   });
   const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
-  const handle = serveStdio(serverFactory(config, deps), { transport: serverSide });
+  const handle = serveStdio(serverFactory(config, deps, await loadTools(config)), {
+    transport: serverSide,
+  });
   const client = new Client(
     { name: 'test-client', version: '1.0.0' },
     {

@@ -2,8 +2,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOOLSETS } from '../../src/config/schema.js';
-import { ALL_TOOLS, SelectionError, selectTools } from '../../src/tools/registry.js';
+import { allTools, SelectionError, selectTools } from '../../src/tools/registry.js';
 import { type McpHarness, startHarness } from '../helpers/mcp.js';
+
+const ALL_TOOLS = await allTools();
 
 type ListedTool = {
   name: string;
@@ -60,7 +62,7 @@ describe('the registry', () => {
   });
 
   it('keeps the original 20 tool names, in core', () => {
-    const core = selectTools({ toolsets: ['core'] }).map((t) => t.name);
+    const core = selectTools({ toolsets: ['core'] }, ALL_TOOLS).map((t) => t.name);
     for (const name of ORIGINAL) expect(core).toContain(name);
   });
 
@@ -89,20 +91,23 @@ describe('the registry', () => {
   });
 
   it('read-only hides exactly the tools that change something', () => {
-    const ro = selectTools({ toolsets: ['all'], readOnly: true });
+    const ro = selectTools({ toolsets: ['all'], readOnly: true }, ALL_TOOLS);
     expect(ro.every((t) => t.access === 'read')).toBe(true);
     expect(ro.length).toBe(ALL_TOOLS.filter((t) => t.access === 'read').length);
   });
 
   it('adds and excludes single tools, and refuses unknown names', () => {
-    const picked = selectTools({ toolsets: ['core'], excludeTools: ['proxmox_delete_vm'] }).map(
-      (t) => t.name,
-    );
+    const picked = selectTools(
+      { toolsets: ['core'], excludeTools: ['proxmox_delete_vm'] },
+      ALL_TOOLS,
+    ).map((t) => t.name);
     expect(picked).not.toContain('proxmox_delete_vm');
-    expect(() => selectTools({ toolsets: ['core'], tools: ['proxmox_nope'] })).toThrow(
+    expect(() => selectTools({ toolsets: ['core'], tools: ['proxmox_nope'] }, ALL_TOOLS)).toThrow(
       SelectionError,
     );
-    expect(() => selectTools({ toolsets: ['nope' as never] })).toThrow(/unknown toolset 'nope'/);
+    expect(() => selectTools({ toolsets: ['nope' as never] }, ALL_TOOLS)).toThrow(
+      /unknown toolset 'nope'/,
+    );
     expect(TOOLSETS).toContain('core');
   });
 });
