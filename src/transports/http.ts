@@ -1,14 +1,16 @@
 /**
- * Streamable HTTP at /mcp, through the SDK's Node adapter: both protocol eras (2025 traffic is
- * served statelessly), Host and Origin checks against DNS rebinding, a body limit, an optional
- * bearer token, a health endpoint, and a graceful shutdown that lets running calls finish.
+ * Streamable HTTP at /mcp, through the SDK's Node adapter: both protocol eras (2026-07-28 requests
+ * statelessly, 2025-era clients in sessions, see sessions.ts), Host and Origin checks against DNS
+ * rebinding, a body limit, an optional bearer token, a health endpoint, and a graceful shutdown
+ * that lets running calls finish.
  */
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
 import { LOOPBACK } from '../config/load.js';
+import { Sessions } from './sessions.js';
 
 export interface HttpOptions {
   host: string;
@@ -18,6 +20,9 @@ export interface HttpOptions {
   /** Extra origins (`https://app.example.com`) browsers may call from. */
   allowedOrigins?: string[];
   maxBodyBytes?: number;
+  /** 2025-era sessions open at most (default 100), and how long an idle one lasts (30 min). */
+  maxSessions?: number;
+  sessionIdleMs?: number;
   version: string;
   log: (message: string) => void;
 }
@@ -44,14 +49,20 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
     ...hostnames,
     ...(opts.allowedOrigins ?? []).map((o) => new URL(o).hostname),
   ]);
+  const onerror = (err: Error) => opts.log(`error: ${err.message}`);
+  const modern = createMcpHandler(factory, { legacy: 'reject', onerror });
+  const sessions = new Sessions(factory, {
+    max: opts.maxSessions ?? 100,
+    idleMs: opts.sessionIdleMs ?? 30 * 60_000,
+    onerror,
+  });
   const mcp = toNodeHandler(
-    createMcpHandler(factory, {
-      legacy: 'stateless',
-      onerror: (err) => opts.log(`error: ${err.message}`),
-    }),
     {
-      maxRequestBodySize: opts.maxBodyBytes ?? 1 << 20,
+      // The SDK's own classification: 2025-era traffic goes to a session, the rest is modern.
+      fetch: async (request, options) =>
+        (await isLegacyRequest(request)) ? sessions.fetch(request) : modern.fetch(request, options),
     },
+    { maxRequestBodySize: opts.maxBodyBytes ?? 1 << 20, onerror },
   );
   let active = 0;
   let idle: (() => void) | undefined;
@@ -88,11 +99,14 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
         return;
       }
     }
-    active++;
-    res.once('close', () => {
-      active--;
-      if (active === 0) idle?.();
-    });
+    // A session's GET stream only listens: a shutdown waits for calls, not for it.
+    if (req.method !== 'GET') {
+      active++;
+      res.once('close', () => {
+        active--;
+        if (active === 0) idle?.();
+      });
+    }
     void mcp(req, res).catch((err: unknown) => {
       opts.log(`error: ${(err as Error).message}`);
       if (!res.headersSent) res.writeHead(500).end();
@@ -114,6 +128,8 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
         server.close(() => resolve());
         server.closeIdleConnections();
         const done = () => {
+          // Sessions end once their running calls have (or the grace time is over).
+          void sessions.close();
           server.closeAllConnections();
           resolve();
         };

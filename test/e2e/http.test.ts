@@ -92,6 +92,92 @@ describe('Streamable HTTP', () => {
     }
   });
 
+  it('asks a 2025-era client that can ask its user, in a session, and a no changes nothing', async () => {
+    const asked: string[] = [];
+    let reply: 'accept' | 'decline' = 'decline';
+    const client = new Client(
+      { name: 'http-e2e', version: '1' },
+      { capabilities: { elicitation: { form: {} } } },
+    );
+    client.setRequestHandler('elicitation/create', async (req) => {
+      asked.push(String((req.params as { message?: string }).message));
+      return reply === 'accept'
+        ? { action: 'accept', content: { confirm: true } }
+        : { action: 'decline' };
+    });
+    const transport = new StreamableHTTPClientTransport(new URL(open.url));
+    await client.connect(transport);
+    try {
+      expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      const declined = await client.callTool({ name: 'proxmox_stop_vm', arguments: { vmid: 106 } });
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toMatch(/106/);
+      expect(declined.isError).toBe(true);
+      expect((declined.content as { text: string }[])[0]?.text).toMatch(
+        /declined it: nothing was done/,
+      );
+      const still = await client.callTool({
+        name: 'proxmox_get_vm_status',
+        arguments: { vmid: 106 },
+      });
+      expect(still.structuredContent).toMatchObject({ status: 'running' });
+      reply = 'accept';
+      const stopped = await client.callTool({ name: 'proxmox_stop_vm', arguments: { vmid: 106 } });
+      expect(stopped.isError, JSON.stringify(stopped.content)).toBeFalsy();
+      expect(asked).toHaveLength(2);
+      await client.callTool({ name: 'proxmox_start_vm', arguments: { vmid: 106 } });
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+
+  it('refuses a 2025-era client that cannot ask, until it passes confirm: true', async () => {
+    const client = new Client({ name: 'http-e2e', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(open.url)));
+    try {
+      const refused = await client.callTool({ name: 'proxmox_stop_vm', arguments: { vmid: 105 } });
+      expect(refused.isError).toBe(true);
+      expect((refused.content as { text: string }[])[0]?.text).toMatch(
+        /^Needs confirmation\..*call again with confirm: true/s,
+      );
+      const done = await client.callTool({
+        name: 'proxmox_stop_vm',
+        arguments: { vmid: 105, confirm: true },
+      });
+      expect(done.isError, JSON.stringify(done.content)).toBeFalsy();
+      await client.callTool({ name: 'proxmox_start_vm', arguments: { vmid: 105 } });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('ends a session on DELETE, and answers 404 for it after', async () => {
+    const init = await fetch(open.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: INIT,
+    });
+    const session = init.headers.get('mcp-session-id') ?? '';
+    expect(session).toMatch(/^[0-9a-f-]{36}$/);
+    await init.body?.cancel();
+    const headers = {
+      'mcp-session-id': session,
+      'mcp-protocol-version': '2025-11-25',
+      accept: 'application/json, text/event-stream',
+    };
+    expect((await fetch(open.url, { method: 'DELETE', headers })).status).toBe(200);
+    const after = await fetch(open.url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+    });
+    expect(after.status).toBe(404);
+  });
+
   it('answers the health endpoint', async () => {
     const res = await fetch(open.url.replace('/mcp', '/health'));
     expect(res.status).toBe(200);

@@ -1,0 +1,81 @@
+import { McpServer } from '@modelcontextprotocol/server';
+import { describe, expect, it } from 'vitest';
+import { Sessions } from '../../src/transports/sessions.js';
+
+const initialize = () =>
+  new Request('http://127.0.0.1/mcp', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 't', version: '1' },
+      },
+    }),
+  });
+const ping = (session: string) =>
+  new Request('http://127.0.0.1/mcp', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': session,
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+  });
+
+describe('2025-era sessions', () => {
+  it('are capped, and end when idle too long', async () => {
+    const sessions = new Sessions(() => new McpServer({ name: 't', version: '1' }), {
+      max: 1,
+      idleMs: 60_000,
+      onerror: () => undefined,
+    });
+    try {
+      const first = await sessions.fetch(initialize());
+      const id = first.headers.get('mcp-session-id') ?? '';
+      expect(id).not.toBe('');
+      expect(sessions.size).toBe(1);
+      const second = await sessions.fetch(initialize());
+      expect(second.status).toBe(503);
+      expect(((await second.json()) as { error: { message: string } }).error.message).toMatch(
+        /Too many open sessions/,
+      );
+      expect((await sessions.fetch(ping(id))).status).toBe(200);
+      // An hour later, unused: the sweep ends it, and its id is unknown from then on.
+      sessions.sweep(Date.now() + 3_600_000);
+      expect(sessions.size).toBe(0);
+      expect((await sessions.fetch(ping(id))).status).toBe(404);
+      expect((await sessions.fetch(initialize())).status).toBe(200);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  it('opens none for a request that is not an initialize', async () => {
+    const sessions = new Sessions(() => new McpServer({ name: 't', version: '1' }), {
+      max: 5,
+      idleMs: 60_000,
+      onerror: () => undefined,
+    });
+    try {
+      const stray = new Request('http://127.0.0.1/mcp', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }),
+      });
+      expect((await sessions.fetch(stray)).status).toBeGreaterThanOrEqual(400);
+      expect(sessions.size).toBe(0);
+    } finally {
+      await sessions.close();
+    }
+  });
+});
