@@ -47,10 +47,8 @@ function lean(json: unknown): unknown {
 }
 
 /**
- * JSON Schema without `$schema`: MCP's default dialect is 2020-12, and the key costs context. Output
- * schemas are made lean too. Each
- * conversion is made once: the SDK asks again for every server instance, and HTTP makes one per
- * request. The SDK copies what it changes, so the cached schema is shared read-only.
+ * A tool's schema as offered: JSON Schema without `$schema` (MCP's default dialect is 2020-12, and
+ * the key costs context), output schemas made lean, and invalid input reported to `onInvalid`.
  */
 function compact<S extends z.ZodType>(
   schema: S,
@@ -63,16 +61,9 @@ function compact<S extends z.ZodType>(
   const std = schema['~standard'] as unknown as {
     jsonSchema: Record<'input' | 'output', (o?: object) => Record<string, unknown>>;
   };
-  const cache = new Map<string, Record<string, unknown>>();
   const convert = (io: 'input' | 'output', o?: object) => {
-    const key = `${io} ${JSON.stringify(o ?? {})}`;
-    let json = cache.get(key);
-    if (!json) {
-      const { $schema: _dialect, ...rest } = std.jsonSchema[io](o);
-      json = (full ? rest : lean(rest)) as Record<string, unknown>;
-      cache.set(key, json);
-    }
-    return json;
+    const { $schema: _dialect, ...rest } = std.jsonSchema[io](o);
+    return (full ? rest : lean(rest)) as Record<string, unknown>;
   };
   const jsonSchema = {
     input: (o?: object) => convert('input', o),
