@@ -124,8 +124,12 @@ async function serve(argv: string[]): Promise<number> {
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
+      allowedHosts: config.http.allowedHosts,
       allowedOrigins: config.http.allowedOrigins,
-      version: VERSION,
+      maxConnections: config.http.maxConnections,
+      maxSessions: config.http.maxSessions,
+      sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
+      requestTimeoutMs: config.http.requestTimeoutSeconds * 1_000,
       log: (m) => log('warn', m),
     });
     if (values.demo) process.stderr.write(`${clientHelp(running.url)}\n`);

@@ -11,6 +11,8 @@ export { ConfigError, type ConfigFlags, type LoadOptions } from './raw.js';
 
 /** Host names that reach only this machine: an HTTP endpoint there needs no token. */
 export const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** Addresses that listen on every interface. */
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
 
 /** Where else a setting can be given, for error messages: `PROXMOX_READ_ONLY or --read-only`. */
 function hint(path: string): string {
@@ -109,6 +111,11 @@ export function validateConfig({ raw, fromFile }: Gathered): Config {
   if (config.http.enabled && !loopback && !config.http.token) {
     throw new ConfigError(
       `--host ${config.http.host} is not a loopback address, so the HTTP endpoint needs a bearer token: set PROXMOX_MCP_HTTP_TOKEN, --http-token-file or --http-token`,
+    );
+  }
+  if (config.http.enabled && WILDCARD.has(config.http.host) && !config.http.allowedHosts.length) {
+    throw new ConfigError(
+      `--host ${config.http.host} listens on every address, so no Host header names it: set the host names clients use (http.allowedHosts, --allowed-hosts, PROXMOX_MCP_ALLOWED_HOSTS)`,
     );
   }
   return config;

@@ -172,9 +172,34 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(3000),
         token: z.string().min(16, 'must be at least 16 characters').optional(),
+        /** Host names clients reach the endpoint by (the `Host` header), besides `host` itself. */
+        allowedHosts: z.array(z.string().min(1)).default([]),
         allowedOrigins: z.array(z.string()).default([]),
+        /** Open connections at most. */
+        maxConnections: z.number().int().min(1).max(100_000).default(1_000),
+        /** 2025-era sessions open at most. */
+        maxSessions: z.number().int().min(1).max(100_000).default(100),
+        /** Minutes an unused 2025-era session lasts. */
+        sessionIdleMinutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 24 * 60)
+          .default(30),
+        /** Seconds a client has to send a whole request (headers and body). */
+        requestTimeoutSeconds: z.number().int().min(1).max(3_600).default(30),
       })
-      .default({ enabled: false, host: '127.0.0.1', port: 3000, allowedOrigins: [] }),
+      .default({
+        enabled: false,
+        host: '127.0.0.1',
+        port: 3000,
+        allowedHosts: [],
+        allowedOrigins: [],
+        maxConnections: 1_000,
+        maxSessions: 100,
+        sessionIdleMinutes: 30,
+        requestTimeoutSeconds: 30,
+      }),
     demo: z.boolean().default(false),
   })
   .superRefine((c, ctx) => {

@@ -17,13 +17,17 @@ export interface HttpOptions {
   port: number;
   /** Required as `Authorization: Bearer <token>` when set. */
   token?: string;
+  /** Host names clients reach the endpoint by, besides `host`. */
+  allowedHosts?: string[];
   /** Extra origins (`https://app.example.com`) browsers may call from. */
   allowedOrigins?: string[];
+  maxConnections?: number;
+  /** Time a client has to send a whole request. */
+  requestTimeoutMs?: number;
   maxBodyBytes?: number;
   /** 2025-era sessions open at most (default 100), and how long an idle one lasts (30 min). */
   maxSessions?: number;
   sessionIdleMs?: number;
-  version: string;
   log: (message: string) => void;
 }
 
@@ -43,7 +47,10 @@ function sameSecret(given: string, expected: string): boolean {
 export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Promise<RunningHttp> {
   const loopback = LOOPBACK.has(opts.host);
   // Names a browser may legitimately use to reach us; anything else is a rebinding attempt.
-  const hostnames = loopback ? ['localhost', '127.0.0.1', '[::1]', '::1'] : [opts.host];
+  const hostnames = [
+    ...(loopback ? ['localhost', '127.0.0.1', '[::1]', '::1'] : [opts.host]),
+    ...(opts.allowedHosts ?? []),
+  ];
   const checkHost = hostHeaderValidation(hostnames);
   const checkOrigin = originValidation([
     ...hostnames,
@@ -67,53 +74,63 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
   let active = 0;
   let idle: (() => void) | undefined;
 
-  const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path === '/health' && req.method === 'GET') {
-      res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: 'ok', version: opts.version }));
-      return;
-    }
-    if (path !== '/mcp') {
-      res
-        .writeHead(404, { 'content-type': 'text/plain' })
-        .end('Not found: the MCP endpoint is /mcp\n');
-      return;
-    }
-    if (!checkHost(req, res) || (req.headers.origin && !checkOrigin(req, res))) return;
-    if (opts.token) {
-      const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      if (!sameSecret(given, opts.token)) {
-        res.writeHead(401, {
-          'content-type': 'application/json',
-          'www-authenticate': 'Bearer realm="proxmox-mcp"',
-        });
-        res.end(
-          JSON.stringify({
-            jsonrpc: '2.0',
-            error: { code: -32001, message: 'missing or wrong bearer token' },
-            id: null,
-          }),
-        );
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const server = http.createServer(
+    {
+      // A request trickled in byte by byte is cut off (408); a response (a stream) may last.
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 30_000),
+      // Node checks those timeouts this often.
+      connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+    },
+    (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/health' && req.method === 'GET') {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          // No version: a probe needs to know the endpoint is up, not what it runs.
+          .end(JSON.stringify({ status: 'ok' }));
         return;
       }
-    }
-    // A session's GET stream only listens: a shutdown waits for calls, not for it.
-    if (req.method !== 'GET') {
-      active++;
-      res.once('close', () => {
-        active--;
-        if (active === 0) idle?.();
+      if (path !== '/mcp') {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('Not found: the MCP endpoint is /mcp\n');
+        return;
+      }
+      if (!checkHost(req, res) || (req.headers.origin && !checkOrigin(req, res))) return;
+      if (opts.token) {
+        const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        if (!sameSecret(given, opts.token)) {
+          res.writeHead(401, {
+            'content-type': 'application/json',
+            'www-authenticate': 'Bearer realm="proxmox-mcp"',
+          });
+          res.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: { code: -32001, message: 'missing or wrong bearer token' },
+              id: null,
+            }),
+          );
+          return;
+        }
+      }
+      // A session's GET stream only listens: a shutdown waits for calls, not for it.
+      if (req.method !== 'GET') {
+        active++;
+        res.once('close', () => {
+          active--;
+          if (active === 0) idle?.();
+        });
+      }
+      void mcp(req, res).catch((err: unknown) => {
+        opts.log(`error: ${(err as Error).message}`);
+        if (!res.headersSent) res.writeHead(500).end();
       });
-    }
-    void mcp(req, res).catch((err: unknown) => {
-      opts.log(`error: ${(err as Error).message}`);
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
+    },
+  );
+  server.maxConnections = opts.maxConnections ?? 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -147,13 +147,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env, flags: { http: true, host: '0.0.0.0' } })).toThrow(
       /needs a bearer token/,
     );
+    const withToken = { ...env, PROXMOX_MCP_HTTP_TOKEN: 'a-long-enough-token-value' };
+    // Every address answers to no name of its own: the names clients use must be given.
+    expect(() => loadConfig({ env: withToken, flags: { http: true, host: '0.0.0.0' } })).toThrow(
+      /listens on every address.*allowedHosts/,
+    );
     const ok = loadConfig({
-      env: { ...env, PROXMOX_MCP_HTTP_TOKEN: 'a-long-enough-token-value' },
-      flags: { http: true, host: '0.0.0.0' },
+      env: withToken,
+      flags: { http: true, host: '0.0.0.0', allowedHosts: 'mcp.example.com' },
     });
     expect(ok.http).toMatchObject({
       enabled: true,
       host: '0.0.0.0',
+      allowedHosts: ['mcp.example.com'],
       token: 'a-long-enough-token-value',
     });
   });

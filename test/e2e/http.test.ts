@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +20,7 @@ function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
     let text = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      const url = /(http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(text)?.[1];
+      const url = /(http:\/\/[\d.]+:\d+\/mcp)/.exec(text)?.[1];
       if (url) resolve({ child, url });
     });
     child.once('exit', (code) => reject(new Error(`exited ${code}: ${text}`)));
@@ -181,8 +185,69 @@ describe('Streamable HTTP', () => {
   it('answers the health endpoint', async () => {
     const res = await fetch(open.url.replace('/mcp', '/health'));
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok' });
+    // Up or not, and nothing about what runs there.
+    expect(await res.json()).toEqual({ status: 'ok' });
   });
+
+  it('serves every address under the host names it is given, and no other', async () => {
+    const named = await start([
+      '--host',
+      '0.0.0.0',
+      '--allowed-hosts',
+      'mcp.example.test',
+      '--http-token',
+      TOKEN,
+    ]);
+    try {
+      const port = new URL(named.url).port;
+      const url = `http://127.0.0.1:${port}/mcp`;
+      const asNamed = await raw(
+        url,
+        { host: `mcp.example.test:${port}`, authorization: `Bearer ${TOKEN}` },
+        INIT,
+      );
+      expect(asNamed.status).toBe(200);
+      const asOther = await raw(
+        url,
+        { host: `evil.example.test:${port}`, authorization: `Bearer ${TOKEN}` },
+        INIT,
+      );
+      expect(asOther.status).toBe(403);
+    } finally {
+      named.child.kill('SIGTERM');
+    }
+  });
+
+  it('cuts off a request whose body trickles in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-http-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, 'http:\n  requestTimeoutSeconds: 1\n');
+    const slow = await start(['--config', config]);
+    try {
+      const { port } = new URL(slow.url);
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n`,
+          );
+          // One byte every 200 ms: the whole body would take over three minutes.
+          const drip = setInterval(() => socket.write('{'), 200);
+          socket.once('close', () => {
+            clearInterval(drip);
+            resolve(text);
+          });
+        });
+        socket.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        socket.on('error', () => undefined);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      slow.child.kill('SIGTERM');
+    }
+  }, 20_000);
 
   it('rejects a forged Host or Origin (DNS rebinding)', async () => {
     const host = new URL(open.url).host;
