@@ -1,12 +1,15 @@
 /**
  * 2025-era MCP sessions over HTTP: the `initialize` handshake opens a session (`Mcp-Session-Id`)
  * with a server of its own, built once, which keeps what the client declared (elicitation among
- * it) and can ask the client on the session's stream. Sessions end on DELETE, after an idle
- * time, or when the endpoint closes; their number is capped. 2026-era requests carry everything
- * with each request and need none of this.
+ * it) and can ask the client on the session's stream. A client that lost a stream resumes it
+ * with `Last-Event-ID` from the session's recent events (the last 200). Sessions end on DELETE,
+ * after an idle time, or when the endpoint closes; their number is capped. 2026-era requests
+ * carry everything with each request and need none of this.
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type EventStore,
+  type JSONRPCMessage,
   type McpServer,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
@@ -17,6 +20,40 @@ export interface SessionOptions {
   /** A session unused this long is closed. */
   idleMs: number;
   onerror: (err: Error) => void;
+}
+
+/**
+ * A session's recent events, for a client that reconnects with `Last-Event-ID`: the last `limit`
+ * messages of its streams, oldest dropped first. Ids are `<stream>_<sequence>`.
+ */
+export class RecentEvents implements EventStore {
+  private readonly events: { id: string; stream: string; message: JSONRPCMessage }[] = [];
+  private sequence = 0;
+
+  constructor(private readonly limit = 200) {}
+
+  async storeEvent(stream: string, message: JSONRPCMessage): Promise<string> {
+    const id = `${stream}_${++this.sequence}`;
+    this.events.push({ id, stream, message });
+    if (this.events.length > this.limit) this.events.shift();
+    return id;
+  }
+
+  async getStreamIdForEventId(id: string): Promise<string | undefined> {
+    return this.events.find((e) => e.id === id)?.stream;
+  }
+
+  async replayEventsAfter(
+    lastId: string,
+    { send }: { send: (id: string, message: JSONRPCMessage) => Promise<void> },
+  ): Promise<string> {
+    const at = this.events.findIndex((e) => e.id === lastId);
+    // An event no longer kept cannot be resumed from: the stream starts afresh.
+    if (at === -1) return '';
+    const { stream } = this.events[at] as { stream: string };
+    for (const e of this.events.slice(at + 1)) if (e.stream === stream) await send(e.id, e.message);
+    return stream;
+  }
 }
 
 interface Session {
@@ -66,6 +103,7 @@ export class Sessions {
       seen: Date.now(),
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
+        eventStore: new RecentEvents(),
         onsessioninitialized: (sid) => {
           this.open.set(sid, session);
         },

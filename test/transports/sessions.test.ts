@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { Sessions } from '../../src/transports/sessions.js';
+import { RecentEvents, Sessions } from '../../src/transports/sessions.js';
 
 const initialize = () =>
   new Request('http://127.0.0.1/mcp', {
@@ -77,5 +77,43 @@ describe('2025-era sessions', () => {
     } finally {
       await sessions.close();
     }
+  });
+});
+
+describe("a session's recent events", () => {
+  const note = (n: number) => ({
+    jsonrpc: '2.0' as const,
+    method: 'notifications/message',
+    params: { n },
+  });
+
+  it('replays what a stream sent after the last event its client saw', async () => {
+    const store = new RecentEvents(10);
+    const a1 = await store.storeEvent('a', note(1));
+    await store.storeEvent('b', note(2));
+    const a3 = await store.storeEvent('a', note(3));
+    await store.storeEvent('a', note(4));
+    const sent: [string, unknown][] = [];
+    const stream = await store.replayEventsAfter(a1, {
+      send: async (id, message) => {
+        sent.push([id, (message as unknown as { params: { n: number } }).params.n]);
+      },
+    });
+    expect(stream).toBe('a');
+    expect(sent.map(([, n]) => n)).toEqual([3, 4]);
+    expect(sent[0]?.[0]).toBe(a3);
+    expect(await store.getStreamIdForEventId(a3)).toBe('a');
+  });
+
+  it('keeps the last events only, and resumes nothing from one it dropped', async () => {
+    const store = new RecentEvents(2);
+    const first = await store.storeEvent('a', note(1));
+    await store.storeEvent('a', note(2));
+    await store.storeEvent('a', note(3));
+    const sent: unknown[] = [];
+    expect(
+      await store.replayEventsAfter(first, { send: async (_id, m) => void sent.push(m) }),
+    ).toBe('');
+    expect(sent).toEqual([]);
   });
 });
