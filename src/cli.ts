@@ -124,6 +124,7 @@ async function serve(argv: string[]): Promise<number> {
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
+      tokens: config.http.tokens,
       allowedHosts: config.http.allowedHosts,
       allowedOrigins: config.http.allowedOrigins,
       maxConnections: config.http.maxConnections,

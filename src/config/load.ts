@@ -108,7 +108,7 @@ export function validateConfig({ raw, fromFile }: Gathered): Config {
   }
   const config = parsed.data;
   const loopback = LOOPBACK.has(config.http.host);
-  if (config.http.enabled && !loopback && !config.http.token) {
+  if (config.http.enabled && !loopback && !config.http.token && !config.http.tokens.length) {
     throw new ConfigError(
       `--host ${config.http.host} is not a loopback address, so the HTTP endpoint needs a bearer token: set PROXMOX_MCP_HTTP_TOKEN, --http-token-file or --http-token`,
     );

@@ -172,6 +172,15 @@ export const configSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(3000),
         token: z.string().min(16, 'must be at least 16 characters').optional(),
+        /** Bearer tokens with the label the audit log names their holder by. */
+        tokens: z
+          .array(
+            z.strictObject({
+              label: z.string().regex(/^[\w.@-]{1,64}$/, 'letters, digits and . _ @ -, at most 64'),
+              token: z.string().min(16, 'must be at least 16 characters'),
+            }),
+          )
+          .default([]),
         /** Host names clients reach the endpoint by (the `Host` header), besides `host` itself. */
         allowedHosts: z.array(z.string().min(1)).default([]),
         allowedOrigins: z.array(z.string()).default([]),
@@ -193,6 +202,7 @@ export const configSchema = z
         enabled: false,
         host: '127.0.0.1',
         port: 3000,
+        tokens: [],
         allowedHosts: [],
         allowedOrigins: [],
         maxConnections: 1_000,

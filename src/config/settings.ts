@@ -178,6 +178,12 @@ export const SETTINGS: Setting[] = [
     arg: 'TOKEN',
   },
   {
+    path: 'http.tokens',
+    doc: 'Bearer tokens each with a label (`{label, token}`): the audit log names who acted by it',
+  },
+  { path: 'http.tokens[].label', doc: "The token holder's name in the audit log" },
+  { path: 'http.tokens[].token', doc: 'The bearer token, at least 16 characters' },
+  {
     path: 'http.allowedHosts',
     doc: 'Host names clients reach the endpoint by, needed with --host 0.0.0.0 (e.g. mcp.example.com)',
     env: 'PROXMOX_MCP_ALLOWED_HOSTS',

@@ -15,6 +15,10 @@ export interface AuditRecord {
   /** Arguments with secrets masked. */
   args: Record<string, unknown>;
   client?: { name?: string; version?: string };
+  /** Who asked: the label of the bearer token the HTTP request carried. */
+  user?: string;
+  /** The 2025-era HTTP session the call came in. */
+  session?: string;
   decision: Decision;
   /** Why a call was refused or declined, or how it failed. */
   reason?: string;

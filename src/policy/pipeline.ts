@@ -59,6 +59,10 @@ export interface Call {
   confirm?: unknown;
   signal: AbortSignal;
   client?: { name?: string; version?: string };
+  /** Who asked, when the transport knows (an HTTP bearer token's label). */
+  user?: string;
+  /** The session the call came in, when there is one. */
+  session?: string;
   /** Sends a progress note; absent when the client asked for none. */
   progress?: (message: string) => Promise<void>;
   /** Present when the client can ask its user. */
@@ -116,6 +120,8 @@ export class Pipeline {
         tool: tool.name,
         args,
         client: c.client ? { name: c.client.name, version: c.client.version } : undefined,
+        ...(c.user ? { user: c.user } : {}),
+        ...(c.session ? { session: c.session } : {}),
         decision,
         ...(extra.reason ? { reason: redact(extra.reason) } : {}),
         ...(extra.upid ? { upid: extra.upid } : {}),

@@ -248,6 +248,8 @@ function registerTool(
         confirm,
         signal: ctx.mcpReq.signal,
         client: envelope['io.modelcontextprotocol/clientInfo'] ?? server.server.getClientVersion(),
+        user: ctx.http?.authInfo?.clientId,
+        session: ctx.sessionId,
         human,
         progress:
           token === undefined

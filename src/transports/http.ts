@@ -8,7 +8,12 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostHeaderValidation, originValidation, toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, isLegacyRequest, type McpServer } from '@modelcontextprotocol/server';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isLegacyRequest,
+  type McpServer,
+} from '@modelcontextprotocol/server';
 import { LOOPBACK } from '../config/load.js';
 import { Sessions } from './sessions.js';
 
@@ -17,6 +22,8 @@ export interface HttpOptions {
   port: number;
   /** Required as `Authorization: Bearer <token>` when set. */
   token?: string;
+  /** More bearer tokens, each with the label calls made with it are audited under. */
+  tokens?: { label: string; token: string }[];
   /** Host names clients reach the endpoint by, besides `host`. */
   allowedHosts?: string[];
   /** Extra origins (`https://app.example.com`) browsers may call from. */
@@ -67,7 +74,9 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
     {
       // The SDK's own classification: 2025-era traffic goes to a session, the rest is modern.
       fetch: async (request, options) =>
-        (await isLegacyRequest(request)) ? sessions.fetch(request) : modern.fetch(request, options),
+        (await isLegacyRequest(request))
+          ? sessions.fetch(request, options)
+          : modern.fetch(request, options),
     },
     { maxRequestBodySize: opts.maxBodyBytes ?? 1 << 20, onerror },
   );
@@ -99,9 +108,18 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
         return;
       }
       if (!checkHost(req, res) || (req.headers.origin && !checkOrigin(req, res))) return;
-      if (opts.token) {
+      const tokens = [
+        ...(opts.token ? [{ label: 'token', token: opts.token }] : []),
+        ...(opts.tokens ?? []),
+      ];
+      if (tokens.length) {
         const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-        if (!sameSecret(given, opts.token)) {
+        // Every token is compared, so the time taken tells nothing of which one matched.
+        const holder = tokens.filter((t) => sameSecret(given, t.token))[0];
+        // Who asked, as the SDK hands it on to the call (never the token itself).
+        if (holder)
+          (req as { auth?: AuthInfo }).auth = { token: '', clientId: holder.label, scopes: [] };
+        else {
           res.writeHead(401, {
             'content-type': 'application/json',
             'www-authenticate': 'Bearer realm="proxmox-mcp"',

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type AuthInfo,
   type EventStore,
   type JSONRPCMessage,
   type McpServer,
@@ -84,14 +85,15 @@ export class Sessions {
     return this.open.size;
   }
 
-  async fetch(request: Request): Promise<Response> {
+  /** Serves one request; `options` carries who sent it (its auth info) on to the calls. */
+  async fetch(request: Request, options?: { authInfo?: AuthInfo }): Promise<Response> {
     const id = request.headers.get('mcp-session-id');
     if (id) {
       const session = this.open.get(id);
       // The spec's answer to an unknown or ended session: the client starts a new one.
       if (!session) return answer(404, -32001, 'Session not found: initialize a new one');
       session.seen = Date.now();
-      return session.transport.handleRequest(request);
+      return session.transport.handleRequest(request, options);
     }
     if (request.method !== 'POST')
       return answer(400, -32000, 'Bad Request: no Mcp-Session-Id header');
@@ -115,7 +117,7 @@ export class Sessions {
     };
     session.transport.onerror = this.opts.onerror;
     await server.connect(session.transport);
-    const response = await session.transport.handleRequest(request);
+    const response = await session.transport.handleRequest(request, options);
     // Anything but a valid initialize opened no session: its server goes.
     if (!session.transport.sessionId) void server.close().catch(this.opts.onerror);
     return response;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -215,6 +215,52 @@ describe('Streamable HTTP', () => {
       expect(asOther.status).toBe(403);
     } finally {
       named.child.kill('SIGTERM');
+    }
+  });
+
+  it('audits who acted, by the label of their token, with the session they acted in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-http-'));
+    const config = join(dir, 'config.yaml');
+    const audit = join(dir, 'audit.jsonl');
+    const alice = 'alice-token-0123456789abcdef';
+    const bob = 'bob-token-0123456789abcdef';
+    writeFileSync(
+      config,
+      `http:\n  tokens:\n    - { label: alice, token: ${alice} }\n    - { label: bob, token: ${bob} }\n`,
+    );
+    const team = await start(['--config', config, '--audit-log', audit]);
+    const client = async (token: string, era: 'legacy' | 'modern') => {
+      const c = new Client(
+        { name: `team-${era}`, version: '1' },
+        era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+      );
+      const transport = new StreamableHTTPClientTransport(new URL(team.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      });
+      await c.connect(transport);
+      return { c, transport };
+    };
+    try {
+      const b = await client(bob, 'legacy');
+      await b.c.callTool({ name: 'proxmox_stop_vm', arguments: { vmid: 105, confirm: true } });
+      const a = await client(alice, 'modern');
+      await a.c.callTool({ name: 'proxmox_start_vm', arguments: { vmid: 105, confirm: true } });
+      const lines = readFileSync(audit, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.tool === 'proxmox_stop_vm')).toMatchObject({
+        user: 'bob',
+        session: b.transport.sessionId,
+        client: { name: 'team-legacy' },
+      });
+      const started = lines.find((l) => l.tool === 'proxmox_start_vm');
+      expect(started).toMatchObject({ user: 'alice', client: { name: 'team-modern' } });
+      expect(started?.session).toBeUndefined();
+      expect(readFileSync(audit, 'utf8')).not.toContain('token-0123456789');
+      await Promise.all([b.c.close(), a.c.close()]);
+    } finally {
+      team.child.kill('SIGTERM');
     }
   });
 
