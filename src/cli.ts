@@ -125,6 +125,7 @@ async function serve(argv: string[]): Promise<number> {
       port: config.http.port,
       token: config.http.token,
       tokens: config.http.tokens,
+      oauth: config.http.auth === 'oauth' ? config.http.oauth : undefined,
       allowedHosts: config.http.allowedHosts,
       allowedOrigins: config.http.allowedOrigins,
       maxConnections: config.http.maxConnections,

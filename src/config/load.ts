@@ -108,7 +108,14 @@ export function validateConfig({ raw, fromFile }: Gathered): Config {
   }
   const config = parsed.data;
   const loopback = LOOPBACK.has(config.http.host);
-  if (config.http.enabled && !loopback && !config.http.token && !config.http.tokens.length) {
+  if (config.http.auth === 'oauth' && !config.http.oauth) {
+    throw new ConfigError(
+      'http.auth is oauth, but http.oauth names no authorization server: set http.oauth.issuer and http.oauth.resource',
+    );
+  }
+  const authenticated =
+    config.http.auth === 'oauth' || Boolean(config.http.token) || config.http.tokens.length > 0;
+  if (config.http.enabled && !loopback && !authenticated) {
     throw new ConfigError(
       `--host ${config.http.host} is not a loopback address, so the HTTP endpoint needs a bearer token: set PROXMOX_MCP_HTTP_TOKEN, --http-token-file or --http-token`,
     );

@@ -181,6 +181,18 @@ export const configSchema = z
             }),
           )
           .default([]),
+        /** How clients authenticate: bearer tokens (`token`, `tokens`) or OAuth 2.1 (`oauth`). */
+        auth: z.enum(['token', 'oauth']).default('token'),
+        oauth: z
+          .strictObject({
+            /** The authorization server's issuer URL. */
+            issuer: z.url(),
+            /** This endpoint's public URL (e.g. https://mcp.example.com/mcp): the tokens' audience. */
+            resource: z.url(),
+            /** The authorization server's key set, when its metadata does not name it. */
+            jwksUrl: z.url().optional(),
+          })
+          .optional(),
         /** Host names clients reach the endpoint by (the `Host` header), besides `host` itself. */
         allowedHosts: z.array(z.string().min(1)).default([]),
         allowedOrigins: z.array(z.string()).default([]),
@@ -203,6 +215,7 @@ export const configSchema = z
         host: '127.0.0.1',
         port: 3000,
         tokens: [],
+        auth: 'token',
         allowedHosts: [],
         allowedOrigins: [],
         maxConnections: 1_000,

@@ -184,6 +184,20 @@ export const SETTINGS: Setting[] = [
   { path: 'http.tokens[].label', doc: "The token holder's name in the audit log" },
   { path: 'http.tokens[].token', doc: 'The bearer token, at least 16 characters' },
   {
+    path: 'http.auth',
+    doc: 'How HTTP clients authenticate: bearer tokens (`token`) or OAuth 2.1 access tokens (`oauth`)',
+  },
+  { path: 'http.oauth', doc: 'The authorization server whose access tokens are accepted' },
+  { path: 'http.oauth.issuer', doc: "The authorization server's issuer URL" },
+  {
+    path: 'http.oauth.resource',
+    doc: "This endpoint's public URL (https://mcp.example.com/mcp), the tokens' audience",
+  },
+  {
+    path: 'http.oauth.jwksUrl',
+    doc: "The authorization server's key set, when its metadata has none",
+  },
+  {
     path: 'http.allowedHosts',
     doc: 'Host names clients reach the endpoint by, needed with --host 0.0.0.0 (e.g. mcp.example.com)',
     env: 'PROXMOX_MCP_ALLOWED_HOSTS',

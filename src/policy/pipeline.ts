@@ -25,6 +25,9 @@ import {
 import { PolicyRefusal } from './refusal.js';
 import { cleanDeep, cleanText } from './sanitize.js';
 
+/** The OAuth scopes that allow reads and changes (a change needs `write`; `write` reads too). */
+export const SCOPES = { read: 'proxmox:read', write: 'proxmox:write' } as const;
+
 /** What calls need, built once from the configuration (see server/deps.ts). */
 export interface ServerDeps {
   /** One API client per configured cluster, by name, in configuration order. */
@@ -63,6 +66,8 @@ export interface Call {
   user?: string;
   /** The session the call came in, when there is one. */
   session?: string;
+  /** The OAuth scopes the call's access token grants, when it came with one. */
+  scopes?: string[];
   /** Sends a progress note; absent when the client asked for none. */
   progress?: (message: string) => Promise<void>;
   /** Present when the client can ask its user. */
@@ -153,6 +158,14 @@ export class Pipeline {
       // Whether the call may change anything follows from what it declares (a raw GET does not).
       const declared = await declaredTargets(tool, args);
       isChange = declared.changing;
+      if (c.scopes) {
+        const need = isChange ? SCOPES.write : SCOPES.read;
+        if (!c.scopes.includes(need) && !c.scopes.includes(SCOPES.write))
+          throw new PolicyRefusal(
+            `This access token does not allow ${isChange ? 'changes' : 'reads'}: it needs the scope ${need} (it has ${c.scopes.join(' ') || 'none'}).`,
+            'refused',
+          );
+      }
       // The plan: the call run against a view that records its changes instead of sending them,
       // each checked on the wire as if sent, with what PVE would refuse checked too. Its session's
       // fresh facts serve the admission as well.

@@ -248,7 +248,11 @@ function registerTool(
         confirm,
         signal: ctx.mcpReq.signal,
         client: envelope['io.modelcontextprotocol/clientInfo'] ?? server.server.getClientVersion(),
-        user: ctx.http?.authInfo?.clientId,
+        // An OAuth token speaks for its subject; a static token for its label.
+        user:
+          (ctx.http?.authInfo?.extra?.subject as string | undefined) ??
+          ctx.http?.authInfo?.clientId,
+        scopes: ctx.http?.authInfo?.extra?.scoped ? ctx.http.authInfo.scopes : undefined,
         session: ctx.sessionId,
         human,
         progress:

@@ -15,6 +15,12 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import { LOOPBACK } from '../config/load.js';
+import {
+  metadataUrl,
+  type OAuthOptions,
+  oauthVerifier,
+  protectedResourceMetadata,
+} from './oauth.js';
 import { Sessions } from './sessions.js';
 
 export interface HttpOptions {
@@ -24,6 +30,8 @@ export interface HttpOptions {
   token?: string;
   /** More bearer tokens, each with the label calls made with it are audited under. */
   tokens?: { label: string; token: string }[];
+  /** OAuth 2.1 access tokens from this authorization server instead of bearer tokens. */
+  oauth?: OAuthOptions;
   /** Host names clients reach the endpoint by, besides `host`. */
   allowedHosts?: string[];
   /** Extra origins (`https://app.example.com`) browsers may call from. */
@@ -83,6 +91,8 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
   let active = 0;
   let idle: (() => void) | undefined;
 
+  const oauth = opts.oauth;
+  const verify = oauth ? await oauthVerifier(oauth) : undefined;
   const requestTimeout = opts.requestTimeoutMs ?? 30_000;
   const server = http.createServer(
     {
@@ -92,8 +102,18 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
       // Node checks those timeouts this often.
       connectionsCheckingInterval: Math.min(1_000, requestTimeout),
     },
-    (req, res) => {
+    async (req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (
+        oauth &&
+        req.method === 'GET' &&
+        path.startsWith('/.well-known/oauth-protected-resource')
+      ) {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(protectedResourceMetadata(oauth)));
+        return;
+      }
       if (path === '/health' && req.method === 'GET') {
         res
           .writeHead(200, { 'content-type': 'application/json' })
@@ -108,12 +128,32 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
         return;
       }
       if (!checkHost(req, res) || (req.headers.origin && !checkOrigin(req, res))) return;
+      const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (verify && oauth) {
+        const auth = given ? await verify(given).catch(() => undefined) : undefined;
+        if (!auth) {
+          // RFC 9728: the challenge says where the metadata is, and so which server to ask.
+          const challenge = `Bearer resource_metadata="${metadataUrl(oauth.resource).href}"${given ? ', error="invalid_token"' : ''}`;
+          res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': challenge });
+          res.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: {
+                code: -32001,
+                message: given ? 'invalid access token' : 'access token needed',
+              },
+              id: null,
+            }),
+          );
+          return;
+        }
+        (req as { auth?: AuthInfo }).auth = auth;
+      }
       const tokens = [
         ...(opts.token ? [{ label: 'token', token: opts.token }] : []),
         ...(opts.tokens ?? []),
       ];
-      if (tokens.length) {
-        const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!oauth && tokens.length) {
         // Every token is compared, so the time taken tells nothing of which one matched.
         const holder = tokens.filter((t) => sameSecret(given, t.token))[0];
         // Who asked, as the SDK hands it on to the call (never the token itself).
