@@ -264,6 +264,22 @@ describe('Streamable HTTP', () => {
     }
   });
 
+  it('caps the open 2025-era sessions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-http-'));
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, 'http:\n  maxSessions: 1\n');
+    const capped = await start(['--config', config]);
+    try {
+      const first = await raw(capped.url, {}, INIT);
+      expect(first.status).toBe(200);
+      const second = await raw(capped.url, {}, INIT);
+      expect(second.status).toBe(503);
+      expect(second.body).toMatch(/Too many open sessions/);
+    } finally {
+      capped.child.kill('SIGTERM');
+    }
+  });
+
   it('cuts off a request whose body trickles in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pmcp-http-'));
     const config = join(dir, 'config.yaml');
