@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const TOKEN = 'a-test-bearer-token-of-some-length';
@@ -262,6 +262,71 @@ describe('Streamable HTTP', () => {
     } finally {
       team.child.kill('SIGTERM');
     }
+  });
+
+  it('replays what a lost stream missed to a client that resumes it with Last-Event-ID', async () => {
+    const json = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const init = await fetch(open.url, { method: 'POST', headers: json, body: INIT });
+    const session = init.headers.get('mcp-session-id') ?? '';
+    await init.text();
+    const headers = { ...json, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    const post = (body: unknown, signal?: AbortSignal) =>
+      fetch(open.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).text();
+    // A call that reports progress; its stream is dropped after the first event.
+    const dropped = new AbortController();
+    const call = await post(
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: {
+          name: 'proxmox_shutdown_vm',
+          arguments: { vmid: 106, shutdownTimeout: 2, forceStop: true, confirm: true },
+          _meta: { progressToken: 'p' },
+        },
+      },
+      dropped.signal,
+    );
+    const reader = call.body?.getReader();
+    let first = '';
+    while (reader && !/\nid: (\S+)/.test(`\n${first}`)) {
+      const { value } = await reader.read();
+      first += new TextDecoder().decode(value);
+    }
+    const lastId = /id: (\S+)/.exec(first)?.[1] ?? '';
+    dropped.abort();
+    // Until the server has seen the stream drop, it answers 409 (the stream is still taken).
+    const resumed = await vi.waitFor(async () => {
+      const res = await fetch(open.url, {
+        method: 'GET',
+        headers: { ...headers, accept: 'text/event-stream', 'last-event-id': lastId },
+      });
+      if (res.status !== 200) await res.body?.cancel();
+      expect(res.status).toBe(200);
+      return res;
+    });
+    const rest = resumed.body?.getReader();
+    let replayed = '';
+    while (rest && !/"id":2/.test(replayed)) {
+      const { value, done } = await rest.read();
+      if (done) break;
+      replayed += new TextDecoder().decode(value);
+    }
+    await rest?.cancel();
+    // The progress notes and the answer the dropped stream never delivered.
+    expect(replayed).toMatch(/notifications\/progress.*task qmshutdown started/);
+    expect(replayed).toMatch(/"id":2/);
+    expect(replayed).toMatch(/Shutdown VM 106 \(legacy-app\) on pve2: done/);
+    await fetch(open.url, { method: 'DELETE', headers });
+    // Leave the demo as it was for the other tests.
+    const client = new Client({ name: 'http-e2e', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(open.url)));
+    await client.callTool({ name: 'proxmox_start_vm', arguments: { vmid: 106, confirm: true } });
+    await client.close();
   });
 
   it('caps the open 2025-era sessions', async () => {
