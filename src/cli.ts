@@ -130,7 +130,7 @@ async function serve(argv: string[]): Promise<number> {
       allowedOrigins: config.http.allowedOrigins,
       maxConnections: config.http.maxConnections,
       maxSessions: config.http.maxSessions,
-      sessionIdleMs: config.http.sessionIdleMinutes * 60_000,
+      sessionIdleMs: config.http.sessionIdleSeconds * 1_000,
       requestTimeoutMs: config.http.requestTimeoutSeconds * 1_000,
       log: (m) => log('warn', m),
     });

@@ -200,13 +200,13 @@ export const configSchema = z
         maxConnections: z.number().int().min(1).max(100_000).default(1_000),
         /** 2025-era sessions open at most. */
         maxSessions: z.number().int().min(1).max(100_000).default(100),
-        /** Minutes an unused 2025-era session lasts. */
-        sessionIdleMinutes: z
+        /** Seconds an unused 2025-era session lasts. */
+        sessionIdleSeconds: z
           .number()
           .int()
           .min(1)
-          .max(7 * 24 * 60)
-          .default(30),
+          .max(7 * 24 * 3_600)
+          .default(1_800),
         /** Seconds a client has to send a whole request (headers and body). */
         requestTimeoutSeconds: z.number().int().min(1).max(3_600).default(30),
       })
@@ -220,7 +220,7 @@ export const configSchema = z
         allowedOrigins: [],
         maxConnections: 1_000,
         maxSessions: 100,
-        sessionIdleMinutes: 30,
+        sessionIdleSeconds: 1_800,
         requestTimeoutSeconds: 30,
       }),
     demo: z.boolean().default(false),

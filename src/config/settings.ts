@@ -215,7 +215,7 @@ export const SETTINGS: Setting[] = [
   },
   { path: 'http.maxConnections', doc: 'Open connections at most' },
   { path: 'http.maxSessions', doc: '2025-era sessions open at most' },
-  { path: 'http.sessionIdleMinutes', doc: 'Minutes an unused 2025-era session lasts' },
+  { path: 'http.sessionIdleSeconds', doc: 'Seconds an unused 2025-era session lasts' },
   {
     path: 'http.requestTimeoutSeconds',
     doc: 'Seconds a client has to send a whole request, headers and body',

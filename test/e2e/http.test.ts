@@ -329,17 +329,39 @@ describe('Streamable HTTP', () => {
     await client.close();
   });
 
-  it('caps the open 2025-era sessions', async () => {
+  it('caps the open 2025-era sessions, and ends an idle one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pmcp-http-'));
     const config = join(dir, 'config.yaml');
-    writeFileSync(config, 'http:\n  maxSessions: 1\n');
+    writeFileSync(config, 'http:\n  maxSessions: 1\n  sessionIdleSeconds: 1\n');
     const capped = await start(['--config', config]);
     try {
-      const first = await raw(capped.url, {}, INIT);
+      const first = await fetch(capped.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: INIT,
+      });
       expect(first.status).toBe(200);
+      const session = first.headers.get('mcp-session-id') ?? '';
+      await first.text();
       const second = await raw(capped.url, {}, INIT);
       expect(second.status).toBe(503);
       expect(second.body).toMatch(/Too many open sessions/);
+      // Unused past its idle time, the session ends: room is made for a new one (the probe opens
+      // sessions, and never touches the old one), and the old id is unknown.
+      await vi.waitFor(async () => expect((await raw(capped.url, {}, INIT)).status).toBe(200), {
+        timeout: 10_000,
+        interval: 500,
+      });
+      const ping = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping' });
+      const old = await raw(
+        capped.url,
+        { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' },
+        ping,
+      );
+      expect(old.status).toBe(404);
     } finally {
       capped.child.kill('SIGTERM');
     }
