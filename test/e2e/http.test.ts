@@ -300,15 +300,19 @@ describe('Streamable HTTP', () => {
     const lastId = /id: (\S+)/.exec(first)?.[1] ?? '';
     dropped.abort();
     // Until the server has seen the stream drop, it answers 409 (the stream is still taken).
-    const resumed = await vi.waitFor(async () => {
-      const res = await fetch(open.url, {
-        method: 'GET',
-        headers: { ...headers, accept: 'text/event-stream', 'last-event-id': lastId },
-      });
-      if (res.status !== 200) await res.body?.cancel();
-      expect(res.status).toBe(200);
-      return res;
-    });
+    const resumed = await vi.waitFor(
+      async () => {
+        const res = await fetch(open.url, {
+          method: 'GET',
+          headers: { ...headers, accept: 'text/event-stream', 'last-event-id': lastId },
+        });
+        if (res.status !== 200) await res.body?.cancel();
+        expect(res.status).toBe(200);
+        return res;
+        // The server notices the drop when it next writes to the stream: the task's next line.
+      },
+      { timeout: 15_000, interval: 100 },
+    );
     const rest = resumed.body?.getReader();
     let replayed = '';
     while (rest && !/"id":2/.test(replayed)) {
