@@ -130,7 +130,30 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
       if (!checkHost(req, res) || (req.headers.origin && !checkOrigin(req, res))) return;
       const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       if (verify && oauth) {
-        const auth = given ? await verify(given).catch(() => undefined) : undefined;
+        let unreachable = false;
+        const auth = given
+          ? await verify(given).catch((err: unknown) => {
+              // jose's own errors judge the token; anything else is the authorization server.
+              const code = (err as { code?: string }).code ?? '';
+              unreachable = !code.startsWith('ERR_J') || code === 'ERR_JWKS_TIMEOUT';
+              if (unreachable) opts.log(`authorization server: ${(err as Error).message}`);
+              return undefined;
+            })
+          : undefined;
+        if (unreachable) {
+          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '30' });
+          res.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: {
+                code: -32001,
+                message: 'the authorization server cannot be reached to check the token: try later',
+              },
+              id: null,
+            }),
+          );
+          return;
+        }
         if (!auth) {
           // RFC 9728: the challenge says where the metadata is, and so which server to ask.
           const challenge = `Bearer resource_metadata="${metadataUrl(oauth.resource).href}"${given ? ', error="invalid_token"' : ''}`;

@@ -217,4 +217,44 @@ describe('OAuth 2.1 resource server', () => {
       401,
     );
   });
+
+  it('answers 503, not 401, while the authorization server cannot be reached', async () => {
+    const [gone, port] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-oauth-'));
+    const config = join(dir, 'config.yaml');
+    const here = `http://127.0.0.1:${port}/mcp`;
+    writeFileSync(
+      config,
+      `http:\n  auth: oauth\n  oauth:\n    issuer: http://127.0.0.1:${gone}\n    resource: ${here}\n`,
+    );
+    const orphan = spawn(
+      process.execPath,
+      [cli, '--demo', '--http', '--port', String(port), '--config', config],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    try {
+      await new Promise<void>((resolve) => {
+        let text = '';
+        orphan.stderr?.on('data', (c: Buffer) => {
+          text += c.toString();
+          if (text.includes('/mcp')) resolve();
+        });
+      });
+      const res = await fetch(here, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${await token('proxmox:read')}`,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /authorization server cannot be reached/,
+      );
+    } finally {
+      orphan.kill('SIGTERM');
+    }
+  });
 });
