@@ -53,6 +53,17 @@ export interface RunningHttp {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Answers a request the endpoint will not serve, as a JSON-RPC error. */
+function refuse(
+  res: http.ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  message: string,
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message }, id: null }));
+}
+
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -141,32 +152,22 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
             })
           : undefined;
         if (unreachable) {
-          res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '30' });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: {
-                code: -32001,
-                message: 'the authorization server cannot be reached to check the token: try later',
-              },
-              id: null,
-            }),
+          refuse(
+            res,
+            503,
+            { 'retry-after': '30' },
+            'the authorization server cannot be reached to check the token: try later',
           );
           return;
         }
         if (!auth) {
           // RFC 9728: the challenge says where the metadata is, and so which server to ask.
           const challenge = `Bearer resource_metadata="${metadataUrl(oauth.resource).href}"${given ? ', error="invalid_token"' : ''}`;
-          res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': challenge });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: {
-                code: -32001,
-                message: given ? 'invalid access token' : 'access token needed',
-              },
-              id: null,
-            }),
+          refuse(
+            res,
+            401,
+            { 'www-authenticate': challenge },
+            given ? 'invalid access token' : 'access token needed',
           );
           return;
         }
@@ -183,16 +184,11 @@ export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Pr
         if (holder)
           (req as { auth?: AuthInfo }).auth = { token: '', clientId: holder.label, scopes: [] };
         else {
-          res.writeHead(401, {
-            'content-type': 'application/json',
-            'www-authenticate': 'Bearer realm="proxmox-mcp"',
-          });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32001, message: 'missing or wrong bearer token' },
-              id: null,
-            }),
+          refuse(
+            res,
+            401,
+            { 'www-authenticate': 'Bearer realm="proxmox-mcp"' },
+            'missing or wrong bearer token',
           );
           return;
         }
