@@ -2,15 +2,6 @@
 
 /** Parameters of each operation (path parameters included), as the client sends them. */
 export interface ApiParams {
-  'GET /version': Record<string, never>;
-  'GET /cluster/status': Record<string, never>;
-  'GET /cluster/resources': {
-    type?: 'vm' | 'storage' | 'node' | 'sdn';
-  };
-  'GET /cluster/nextid': {
-    vmid?: number;
-  };
-  'GET /cluster/tasks': Record<string, never>;
   'GET /cluster/ha/resources': {
     type?: 'ct' | 'vm';
   };
@@ -18,47 +9,15 @@ export interface ApiParams {
     sid: string;
   };
   'GET /cluster/ha/status/current': Record<string, never>;
-  'GET /nodes': Record<string, never>;
-  'GET /nodes/{node}/status': {
-    node: string;
+  'GET /cluster/resources': {
+    type?: 'vm' | 'storage' | 'node' | 'sdn';
   };
-  'GET /nodes/{node}/rrddata': {
-    cf?: 'AVERAGE' | 'MAX';
-    node: string;
-    timeframe: 'hour' | 'day' | 'week' | 'month' | 'year' | 'decade';
-  };
-  'GET /nodes/{node}/network': {
-    node: string;
-    type?: 'bridge' | 'bond' | 'eth' | 'alias' | 'vlan' | 'fabric' | 'OVSBridge' | 'OVSBond' | 'OVSPort' | 'OVSIntPort' | 'vnet' | 'any_bridge' | 'any_local_bridge' | 'include_sdn';
-  };
-  'GET /nodes/{node}/tasks': {
-    errors?: boolean;
-    limit?: number;
-    node: string;
-    since?: number;
-    source?: 'archive' | 'active' | 'all';
-    start?: number;
-    statusfilter?: string;
-    typefilter?: string;
-    until?: number;
-    userfilter?: string;
+  'GET /cluster/tasks': Record<string, never>;
+  'GET /cluster/status': Record<string, never>;
+  'GET /cluster/nextid': {
     vmid?: number;
   };
-  'GET /nodes/{node}/tasks/{upid}/status': {
-    node: string;
-    upid: string;
-  };
-  'GET /nodes/{node}/tasks/{upid}/log': {
-    download?: boolean;
-    limit?: number;
-    node: string;
-    start?: number;
-    upid: string;
-  };
-  'DELETE /nodes/{node}/tasks/{upid}': {
-    node: string;
-    upid: string;
-  };
+  'GET /nodes': Record<string, never>;
   'GET /nodes/{node}/qemu': {
     full?: boolean;
     node: string;
@@ -165,63 +124,37 @@ export interface ApiParams {
     skiplock?: boolean;
     vmid: number;
   };
-  'GET /nodes/{node}/qemu/{vmid}/status/current': {
+  'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo': {
     node: string;
     vmid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/start': {
-    'force-cpu'?: string;
-    machine?: string;
-    migratedfrom?: string;
-    migration_network?: string;
-    migration_type?: 'secure' | 'insecure';
-    'nets-host-mtu'?: string;
+  'GET /nodes/{node}/qemu/{vmid}/agent/info': {
     node: string;
-    skiplock?: boolean;
-    stateuri?: string;
-    targetstorage?: string;
-    timeout?: number;
-    vmid: number;
-    'with-conntrack-state'?: boolean;
-  };
-  'POST /nodes/{node}/qemu/{vmid}/status/stop': {
-    keepActive?: boolean;
-    migratedfrom?: string;
-    node: string;
-    'overrule-shutdown'?: boolean;
-    skiplock?: boolean;
-    timeout?: number;
     vmid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/shutdown': {
-    forceStop?: boolean;
-    keepActive?: boolean;
+  'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': {
     node: string;
-    skiplock?: boolean;
-    timeout?: number;
     vmid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/reboot': {
+  'POST /nodes/{node}/qemu/{vmid}/agent/ping': {
     node: string;
-    timeout?: number;
     vmid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/reset': {
+  'POST /nodes/{node}/qemu/{vmid}/agent/exec': {
+    command: string[];
+    'input-data'?: string;
     node: string;
-    skiplock?: boolean;
     vmid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/suspend': {
+  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status': {
     node: string;
-    skiplock?: boolean;
-    statestorage?: string;
-    todisk?: boolean;
+    pid: number;
     vmid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/resume': {
-    nocheck?: boolean;
+  'GET /nodes/{node}/qemu/{vmid}/rrddata': {
+    cf?: 'AVERAGE' | 'MAX';
     node: string;
-    skiplock?: boolean;
+    timeframe: 'hour' | 'day' | 'week' | 'month' | 'year';
     vmid: number;
   };
   'GET /nodes/{node}/qemu/{vmid}/config': {
@@ -416,6 +349,65 @@ export interface ApiParams {
     node: string;
     vmid: number;
   };
+  'GET /nodes/{node}/qemu/{vmid}/status/current': {
+    node: string;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/start': {
+    'force-cpu'?: string;
+    machine?: string;
+    migratedfrom?: string;
+    migration_network?: string;
+    migration_type?: 'secure' | 'insecure';
+    'nets-host-mtu'?: string;
+    node: string;
+    skiplock?: boolean;
+    stateuri?: string;
+    targetstorage?: string;
+    timeout?: number;
+    vmid: number;
+    'with-conntrack-state'?: boolean;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/stop': {
+    keepActive?: boolean;
+    migratedfrom?: string;
+    node: string;
+    'overrule-shutdown'?: boolean;
+    skiplock?: boolean;
+    timeout?: number;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/reset': {
+    node: string;
+    skiplock?: boolean;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/shutdown': {
+    forceStop?: boolean;
+    keepActive?: boolean;
+    node: string;
+    skiplock?: boolean;
+    timeout?: number;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/reboot': {
+    node: string;
+    timeout?: number;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/suspend': {
+    node: string;
+    skiplock?: boolean;
+    statestorage?: string;
+    todisk?: boolean;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/resume': {
+    nocheck?: boolean;
+    node: string;
+    skiplock?: boolean;
+    vmid: number;
+  };
   'POST /nodes/{node}/qemu/{vmid}/clone': {
     bwlimit?: number;
     description?: string;
@@ -443,23 +435,12 @@ export interface ApiParams {
     'with-conntrack-state'?: boolean;
     'with-local-disks'?: boolean;
   };
-  'POST /nodes/{node}/qemu/{vmid}/template': {
-    disk?: 'ide0' | 'ide1' | 'ide2' | 'ide3' | 'scsi0' | 'scsi1' | 'scsi2' | 'scsi3' | 'scsi4' | 'scsi5' | 'scsi6' | 'scsi7' | 'scsi8' | 'scsi9' | 'scsi10' | 'scsi11' | 'scsi12' | 'scsi13' | 'scsi14' | 'scsi15' | 'scsi16' | 'scsi17' | 'scsi18' | 'scsi19' | 'scsi20' | 'scsi21' | 'scsi22' | 'scsi23' | 'scsi24' | 'scsi25' | 'scsi26' | 'scsi27' | 'scsi28' | 'scsi29' | 'scsi30' | 'virtio0' | 'virtio1' | 'virtio2' | 'virtio3' | 'virtio4' | 'virtio5' | 'virtio6' | 'virtio7' | 'virtio8' | 'virtio9' | 'virtio10' | 'virtio11' | 'virtio12' | 'virtio13' | 'virtio14' | 'virtio15' | 'sata0' | 'sata1' | 'sata2' | 'sata3' | 'sata4' | 'sata5' | 'efidisk0' | 'tpmstate0';
-    node: string;
-    vmid: number;
-  };
   'PUT /nodes/{node}/qemu/{vmid}/resize': {
     digest?: string;
     disk: 'ide0' | 'ide1' | 'ide2' | 'ide3' | 'scsi0' | 'scsi1' | 'scsi2' | 'scsi3' | 'scsi4' | 'scsi5' | 'scsi6' | 'scsi7' | 'scsi8' | 'scsi9' | 'scsi10' | 'scsi11' | 'scsi12' | 'scsi13' | 'scsi14' | 'scsi15' | 'scsi16' | 'scsi17' | 'scsi18' | 'scsi19' | 'scsi20' | 'scsi21' | 'scsi22' | 'scsi23' | 'scsi24' | 'scsi25' | 'scsi26' | 'scsi27' | 'scsi28' | 'scsi29' | 'scsi30' | 'virtio0' | 'virtio1' | 'virtio2' | 'virtio3' | 'virtio4' | 'virtio5' | 'virtio6' | 'virtio7' | 'virtio8' | 'virtio9' | 'virtio10' | 'virtio11' | 'virtio12' | 'virtio13' | 'virtio14' | 'virtio15' | 'sata0' | 'sata1' | 'sata2' | 'sata3' | 'sata4' | 'sata5' | 'efidisk0' | 'tpmstate0';
     node: string;
     size: string;
     skiplock?: boolean;
-    vmid: number;
-  };
-  'GET /nodes/{node}/qemu/{vmid}/rrddata': {
-    cf?: 'AVERAGE' | 'MAX';
-    node: string;
-    timeframe: 'hour' | 'day' | 'week' | 'month' | 'year';
     vmid: number;
   };
   'GET /nodes/{node}/qemu/{vmid}/snapshot': {
@@ -472,6 +453,12 @@ export interface ApiParams {
     snapname: string;
     vmid: number;
     vmstate?: boolean;
+  };
+  'DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}': {
+    force?: boolean;
+    node: string;
+    snapname: string;
+    vmid: number;
   };
   'GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config': {
     node: string;
@@ -490,37 +477,9 @@ export interface ApiParams {
     start?: boolean;
     vmid: number;
   };
-  'DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}': {
-    force?: boolean;
+  'POST /nodes/{node}/qemu/{vmid}/template': {
+    disk?: 'ide0' | 'ide1' | 'ide2' | 'ide3' | 'scsi0' | 'scsi1' | 'scsi2' | 'scsi3' | 'scsi4' | 'scsi5' | 'scsi6' | 'scsi7' | 'scsi8' | 'scsi9' | 'scsi10' | 'scsi11' | 'scsi12' | 'scsi13' | 'scsi14' | 'scsi15' | 'scsi16' | 'scsi17' | 'scsi18' | 'scsi19' | 'scsi20' | 'scsi21' | 'scsi22' | 'scsi23' | 'scsi24' | 'scsi25' | 'scsi26' | 'scsi27' | 'scsi28' | 'scsi29' | 'scsi30' | 'virtio0' | 'virtio1' | 'virtio2' | 'virtio3' | 'virtio4' | 'virtio5' | 'virtio6' | 'virtio7' | 'virtio8' | 'virtio9' | 'virtio10' | 'virtio11' | 'virtio12' | 'virtio13' | 'virtio14' | 'virtio15' | 'sata0' | 'sata1' | 'sata2' | 'sata3' | 'sata4' | 'sata5' | 'efidisk0' | 'tpmstate0';
     node: string;
-    snapname: string;
-    vmid: number;
-  };
-  'POST /nodes/{node}/qemu/{vmid}/agent/ping': {
-    node: string;
-    vmid: number;
-  };
-  'GET /nodes/{node}/qemu/{vmid}/agent/info': {
-    node: string;
-    vmid: number;
-  };
-  'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo': {
-    node: string;
-    vmid: number;
-  };
-  'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': {
-    node: string;
-    vmid: number;
-  };
-  'POST /nodes/{node}/qemu/{vmid}/agent/exec': {
-    command: string[];
-    'input-data'?: string;
-    node: string;
-    vmid: number;
-  };
-  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status': {
-    node: string;
-    pid: number;
     vmid: number;
   };
   'GET /nodes/{node}/lxc': {
@@ -581,41 +540,6 @@ export interface ApiParams {
     purge?: boolean;
     vmid: number;
   };
-  'GET /nodes/{node}/lxc/{vmid}/status/current': {
-    node: string;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/start': {
-    debug?: boolean;
-    node: string;
-    skiplock?: boolean;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/stop': {
-    node: string;
-    'overrule-shutdown'?: boolean;
-    skiplock?: boolean;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/shutdown': {
-    forceStop?: boolean;
-    node: string;
-    timeout?: number;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/reboot': {
-    node: string;
-    timeout?: number;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/suspend': {
-    node: string;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/resume': {
-    node: string;
-    vmid: number;
-  };
   'GET /nodes/{node}/lxc/{vmid}/config': {
     current?: boolean;
     node: string;
@@ -661,21 +585,78 @@ export interface ApiParams {
     [key: `unused${number}`]: string | undefined;
     vmid: number;
   };
-  'GET /nodes/{node}/lxc/{vmid}/pending': {
+  'GET /nodes/{node}/lxc/{vmid}/status/current': {
     node: string;
     vmid: number;
   };
-  'POST /nodes/{node}/lxc/{vmid}/clone': {
-    bwlimit?: number;
-    description?: string;
-    full?: boolean;
-    hostname?: string;
-    newid: number;
+  'POST /nodes/{node}/lxc/{vmid}/status/start': {
+    debug?: boolean;
     node: string;
-    pool?: string;
-    snapname?: string;
-    storage?: string;
-    target?: string;
+    skiplock?: boolean;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/status/stop': {
+    node: string;
+    'overrule-shutdown'?: boolean;
+    skiplock?: boolean;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/status/shutdown': {
+    forceStop?: boolean;
+    node: string;
+    timeout?: number;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/status/suspend': {
+    node: string;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/status/resume': {
+    node: string;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/status/reboot': {
+    node: string;
+    timeout?: number;
+    vmid: number;
+  };
+  'GET /nodes/{node}/lxc/{vmid}/snapshot': {
+    node: string;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/snapshot': {
+    description?: string;
+    node: string;
+    snapname: string;
+    vmid: number;
+  };
+  'DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}': {
+    force?: boolean;
+    node: string;
+    snapname: string;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback': {
+    node: string;
+    snapname: string;
+    start?: boolean;
+    vmid: number;
+  };
+  'GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': {
+    node: string;
+    snapname: string;
+    vmid: number;
+  };
+  'PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': {
+    description?: string;
+    node: string;
+    snapname: string;
+    vmid: number;
+  };
+  'GET /nodes/{node}/lxc/{vmid}/rrddata': {
+    cf?: 'AVERAGE' | 'MAX';
+    node: string;
+    timeframe: 'hour' | 'day' | 'week' | 'month' | 'year';
     vmid: number;
   };
   'POST /nodes/{node}/lxc/{vmid}/migrate': {
@@ -692,6 +673,19 @@ export interface ApiParams {
     node: string;
     vmid: number;
   };
+  'POST /nodes/{node}/lxc/{vmid}/clone': {
+    bwlimit?: number;
+    description?: string;
+    full?: boolean;
+    hostname?: string;
+    newid: number;
+    node: string;
+    pool?: string;
+    snapname?: string;
+    storage?: string;
+    target?: string;
+    vmid: number;
+  };
   'PUT /nodes/{node}/lxc/{vmid}/resize': {
     digest?: string;
     disk: 'rootfs' | 'mp0' | 'mp1' | 'mp2' | 'mp3' | 'mp4' | 'mp5' | 'mp6' | 'mp7' | 'mp8' | 'mp9' | 'mp10' | 'mp11' | 'mp12' | 'mp13' | 'mp14' | 'mp15' | 'mp16' | 'mp17' | 'mp18' | 'mp19' | 'mp20' | 'mp21' | 'mp22' | 'mp23' | 'mp24' | 'mp25' | 'mp26' | 'mp27' | 'mp28' | 'mp29' | 'mp30' | 'mp31' | 'mp32' | 'mp33' | 'mp34' | 'mp35' | 'mp36' | 'mp37' | 'mp38' | 'mp39' | 'mp40' | 'mp41' | 'mp42' | 'mp43' | 'mp44' | 'mp45' | 'mp46' | 'mp47' | 'mp48' | 'mp49' | 'mp50' | 'mp51' | 'mp52' | 'mp53' | 'mp54' | 'mp55' | 'mp56' | 'mp57' | 'mp58' | 'mp59' | 'mp60' | 'mp61' | 'mp62' | 'mp63' | 'mp64' | 'mp65' | 'mp66' | 'mp67' | 'mp68' | 'mp69' | 'mp70' | 'mp71' | 'mp72' | 'mp73' | 'mp74' | 'mp75' | 'mp76' | 'mp77' | 'mp78' | 'mp79' | 'mp80' | 'mp81' | 'mp82' | 'mp83' | 'mp84' | 'mp85' | 'mp86' | 'mp87' | 'mp88' | 'mp89' | 'mp90' | 'mp91' | 'mp92' | 'mp93' | 'mp94' | 'mp95' | 'mp96' | 'mp97' | 'mp98' | 'mp99' | 'mp100' | 'mp101' | 'mp102' | 'mp103' | 'mp104' | 'mp105' | 'mp106' | 'mp107' | 'mp108' | 'mp109' | 'mp110' | 'mp111' | 'mp112' | 'mp113' | 'mp114' | 'mp115' | 'mp116' | 'mp117' | 'mp118' | 'mp119' | 'mp120' | 'mp121' | 'mp122' | 'mp123' | 'mp124' | 'mp125' | 'mp126' | 'mp127' | 'mp128' | 'mp129' | 'mp130' | 'mp131' | 'mp132' | 'mp133' | 'mp134' | 'mp135' | 'mp136' | 'mp137' | 'mp138' | 'mp139' | 'mp140' | 'mp141' | 'mp142' | 'mp143' | 'mp144' | 'mp145' | 'mp146' | 'mp147' | 'mp148' | 'mp149' | 'mp150' | 'mp151' | 'mp152' | 'mp153' | 'mp154' | 'mp155' | 'mp156' | 'mp157' | 'mp158' | 'mp159' | 'mp160' | 'mp161' | 'mp162' | 'mp163' | 'mp164' | 'mp165' | 'mp166' | 'mp167' | 'mp168' | 'mp169' | 'mp170' | 'mp171' | 'mp172' | 'mp173' | 'mp174' | 'mp175' | 'mp176' | 'mp177' | 'mp178' | 'mp179' | 'mp180' | 'mp181' | 'mp182' | 'mp183' | 'mp184' | 'mp185' | 'mp186' | 'mp187' | 'mp188' | 'mp189' | 'mp190' | 'mp191' | 'mp192' | 'mp193' | 'mp194' | 'mp195' | 'mp196' | 'mp197' | 'mp198' | 'mp199' | 'mp200' | 'mp201' | 'mp202' | 'mp203' | 'mp204' | 'mp205' | 'mp206' | 'mp207' | 'mp208' | 'mp209' | 'mp210' | 'mp211' | 'mp212' | 'mp213' | 'mp214' | 'mp215' | 'mp216' | 'mp217' | 'mp218' | 'mp219' | 'mp220' | 'mp221' | 'mp222' | 'mp223' | 'mp224' | 'mp225' | 'mp226' | 'mp227' | 'mp228' | 'mp229' | 'mp230' | 'mp231' | 'mp232' | 'mp233' | 'mp234' | 'mp235' | 'mp236' | 'mp237' | 'mp238' | 'mp239' | 'mp240' | 'mp241' | 'mp242' | 'mp243' | 'mp244' | 'mp245' | 'mp246' | 'mp247' | 'mp248' | 'mp249' | 'mp250' | 'mp251' | 'mp252' | 'mp253' | 'mp254' | 'mp255';
@@ -699,72 +693,13 @@ export interface ApiParams {
     size: string;
     vmid: number;
   };
-  'GET /nodes/{node}/lxc/{vmid}/rrddata': {
-    cf?: 'AVERAGE' | 'MAX';
+  'GET /nodes/{node}/lxc/{vmid}/pending': {
     node: string;
-    timeframe: 'hour' | 'day' | 'week' | 'month' | 'year';
     vmid: number;
   };
   'GET /nodes/{node}/lxc/{vmid}/interfaces': {
     node: string;
     vmid: number;
-  };
-  'GET /nodes/{node}/lxc/{vmid}/snapshot': {
-    node: string;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/snapshot': {
-    description?: string;
-    node: string;
-    snapname: string;
-    vmid: number;
-  };
-  'GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': {
-    node: string;
-    snapname: string;
-    vmid: number;
-  };
-  'PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': {
-    description?: string;
-    node: string;
-    snapname: string;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback': {
-    node: string;
-    snapname: string;
-    start?: boolean;
-    vmid: number;
-  };
-  'DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}': {
-    force?: boolean;
-    node: string;
-    snapname: string;
-    vmid: number;
-  };
-  'GET /nodes/{node}/storage': {
-    content?: string;
-    enabled?: boolean;
-    format?: boolean;
-    node: string;
-    storage?: string;
-    target?: string;
-  };
-  'GET /nodes/{node}/storage/{storage}/status': {
-    node: string;
-    storage: string;
-  };
-  'GET /nodes/{node}/storage/{storage}/content': {
-    content?: string;
-    node: string;
-    storage: string;
-    vmid?: number;
-  };
-  'DELETE /nodes/{node}/storage/{storage}/content/{volume}': {
-    delay?: number;
-    node: string;
-    storage?: string;
-    volume: string;
   };
   'POST /nodes/{node}/vzdump': {
     all?: boolean;
@@ -802,28 +737,69 @@ export interface ApiParams {
     vmid?: string;
     zstd?: number;
   };
-  'GET /pools': {
-    poolid?: string;
-    type?: 'qemu' | 'lxc' | 'storage';
+  'GET /nodes/{node}/network': {
+    node: string;
+    type?: 'bridge' | 'bond' | 'eth' | 'alias' | 'vlan' | 'fabric' | 'OVSBridge' | 'OVSBond' | 'OVSPort' | 'OVSIntPort' | 'vnet' | 'any_bridge' | 'any_local_bridge' | 'include_sdn';
   };
-  'GET /pools/{poolid}': {
-    poolid: string;
-    type?: 'qemu' | 'lxc' | 'storage';
+  'GET /nodes/{node}/tasks': {
+    errors?: boolean;
+    limit?: number;
+    node: string;
+    since?: number;
+    source?: 'archive' | 'active' | 'all';
+    start?: number;
+    statusfilter?: string;
+    typefilter?: string;
+    until?: number;
+    userfilter?: string;
+    vmid?: number;
   };
-  'GET /access/ticket': Record<string, never>;
-  'POST /access/ticket': {
-    'new-format'?: boolean;
-    otp?: string;
-    password: string;
-    path?: string;
-    privs?: string;
-    realm?: string;
-    'tfa-challenge'?: string;
-    username: string;
+  'DELETE /nodes/{node}/tasks/{upid}': {
+    node: string;
+    upid: string;
   };
-  'GET /access/permissions': {
-    path?: string;
-    userid?: string;
+  'GET /nodes/{node}/tasks/{upid}/log': {
+    download?: boolean;
+    limit?: number;
+    node: string;
+    start?: number;
+    upid: string;
+  };
+  'GET /nodes/{node}/tasks/{upid}/status': {
+    node: string;
+    upid: string;
+  };
+  'GET /nodes/{node}/storage': {
+    content?: string;
+    enabled?: boolean;
+    format?: boolean;
+    node: string;
+    storage?: string;
+    target?: string;
+  };
+  'GET /nodes/{node}/storage/{storage}/content': {
+    content?: string;
+    node: string;
+    storage: string;
+    vmid?: number;
+  };
+  'DELETE /nodes/{node}/storage/{storage}/content/{volume}': {
+    delay?: number;
+    node: string;
+    storage?: string;
+    volume: string;
+  };
+  'GET /nodes/{node}/storage/{storage}/status': {
+    node: string;
+    storage: string;
+  };
+  'GET /nodes/{node}/status': {
+    node: string;
+  };
+  'GET /nodes/{node}/rrddata': {
+    cf?: 'AVERAGE' | 'MAX';
+    node: string;
+    timeframe: 'hour' | 'day' | 'week' | 'month' | 'year' | 'decade';
   };
   'GET /access/users': {
     enabled?: boolean;
@@ -839,30 +815,66 @@ export interface ApiParams {
     tokenid: string;
     userid: string;
   };
-  'GET /access/acl': Record<string, never>;
   'GET /access/roles': Record<string, never>;
+  'GET /access/acl': Record<string, never>;
+  'GET /access/ticket': Record<string, never>;
+  'POST /access/ticket': {
+    'new-format'?: boolean;
+    otp?: string;
+    password: string;
+    path?: string;
+    privs?: string;
+    realm?: string;
+    'tfa-challenge'?: string;
+    username: string;
+  };
+  'GET /access/permissions': {
+    path?: string;
+    userid?: string;
+  };
+  'GET /pools': {
+    poolid?: string;
+    type?: 'qemu' | 'lxc' | 'storage';
+  };
+  'GET /pools/{poolid}': {
+    poolid: string;
+    type?: 'qemu' | 'lxc' | 'storage';
+  };
+  'GET /version': Record<string, never>;
 }
 
 /** What each operation answers in `data`, numbers normalised (booleans are 0/1). */
 export interface ApiReturns {
-  'GET /version': {
-    console?: string;
-    release: string;
-    repoid: string;
-    version: string;
-  };
-  'GET /cluster/status': Array<{
-    id: string;
-    ip?: string;
-    level?: string;
-    local?: number;
-    name: string;
-    nodeid?: number;
-    nodes?: number;
-    online?: number;
-    quorate?: number;
+  'GET /cluster/ha/resources': Array<{
+    sid: string;
+  }>;
+  'GET /cluster/ha/resources/{sid}': {
+    comment?: string;
+    digest: string;
+    failback?: number;
+    group?: string;
+    max_relocate?: number;
+    max_restart?: number;
+    sid: string;
+    state?: string;
     type: string;
-    version?: number;
+  };
+  'GET /cluster/ha/status/current': Array<{
+    'armed-state'?: string;
+    crm_state?: string;
+    failback?: number;
+    id: string;
+    max_relocate?: number;
+    max_restart?: number;
+    node: string;
+    quorate?: number;
+    request_state?: string;
+    resource_mode?: string;
+    sid?: string;
+    state?: string;
+    status: string;
+    timestamp?: number;
+    type: unknown;
   }>;
   'GET /cluster/resources': Array<{
     'cgroup-mode'?: number;
@@ -900,41 +912,23 @@ export interface ApiReturns {
     vmid?: number;
     'zone-type'?: string;
   }>;
-  'GET /cluster/nextid': number;
   'GET /cluster/tasks': Array<{
     upid: string;
   }>;
-  'GET /cluster/ha/resources': Array<{
-    sid: string;
-  }>;
-  'GET /cluster/ha/resources/{sid}': {
-    comment?: string;
-    digest: string;
-    failback?: number;
-    group?: string;
-    max_relocate?: number;
-    max_restart?: number;
-    sid: string;
-    state?: string;
-    type: string;
-  };
-  'GET /cluster/ha/status/current': Array<{
-    'armed-state'?: string;
-    crm_state?: string;
-    failback?: number;
+  'GET /cluster/status': Array<{
     id: string;
-    max_relocate?: number;
-    max_restart?: number;
-    node: string;
+    ip?: string;
+    level?: string;
+    local?: number;
+    name: string;
+    nodeid?: number;
+    nodes?: number;
+    online?: number;
     quorate?: number;
-    request_state?: string;
-    resource_mode?: string;
-    sid?: string;
-    state?: string;
-    status: string;
-    timestamp?: number;
-    type: unknown;
+    type: string;
+    version?: number;
   }>;
+  'GET /cluster/nextid': number;
   'GET /nodes': Array<{
     cpu?: number;
     level?: string;
@@ -946,98 +940,6 @@ export interface ApiReturns {
     status: string;
     uptime?: number;
   }>;
-  'GET /nodes/{node}/status': {
-    'boot-info': Record<string, unknown>;
-    cpu: number;
-    cpuinfo: Record<string, unknown>;
-    'current-kernel': Record<string, unknown>;
-    loadavg: unknown[];
-    memory: Record<string, unknown>;
-    pveversion: string;
-    rootfs: Record<string, unknown>;
-  };
-  'GET /nodes/{node}/rrddata': Array<{
-
-  }>;
-  'GET /nodes/{node}/network': Array<{
-    active?: number;
-    address?: string;
-    address6?: string;
-    autostart?: number;
-    'bond-primary'?: string;
-    bond_mode?: string;
-    bond_xmit_hash_policy?: string;
-    'bridge-access'?: number;
-    'bridge-arp-nd-suppress'?: number;
-    'bridge-learning'?: number;
-    'bridge-multicast-flood'?: number;
-    'bridge-unicast-flood'?: number;
-    bridge_ports?: string;
-    bridge_vids?: string;
-    bridge_vlan_aware?: number;
-    cidr?: string;
-    cidr6?: string;
-    comments?: string;
-    comments6?: string;
-    exists?: number;
-    families?: unknown[];
-    gateway?: string;
-    gateway6?: string;
-    iface: string;
-    'link-type'?: string;
-    method?: string;
-    method6?: string;
-    mtu?: number;
-    netmask?: string;
-    netmask6?: number;
-    options?: unknown[];
-    options6?: unknown[];
-    ovs_bonds?: string;
-    ovs_bridge?: string;
-    ovs_options?: string;
-    ovs_ports?: string;
-    ovs_tag?: number;
-    priority?: number;
-    slaves?: string;
-    type: string;
-    'uplink-id'?: string;
-    'vlan-id'?: number;
-    'vlan-protocol'?: string;
-    'vlan-raw-device'?: string;
-    'vxlan-id'?: number;
-    'vxlan-local-tunnelip'?: string;
-    'vxlan-physdev'?: string;
-    'vxlan-svcnodeip'?: string;
-  }>;
-  'GET /nodes/{node}/tasks': Array<{
-    endtime?: number;
-    id: string;
-    node: string;
-    pid: number;
-    pstart: number;
-    starttime: number;
-    status?: string;
-    type: string;
-    upid: string;
-    user: string;
-  }>;
-  'GET /nodes/{node}/tasks/{upid}/status': {
-    exitstatus?: string;
-    id: string;
-    node: string;
-    pid: number;
-    pstart: number;
-    starttime: number;
-    status: string;
-    type: string;
-    upid: string;
-    user: string;
-  };
-  'GET /nodes/{node}/tasks/{upid}/log': Array<{
-    n: number;
-    t: string;
-  }>;
-  'DELETE /nodes/{node}/tasks/{upid}': null;
   'GET /nodes/{node}/qemu': Array<{
     cpu?: number;
     cpus?: number;
@@ -1070,47 +972,25 @@ export interface ApiReturns {
   }>;
   'POST /nodes/{node}/qemu': string;
   'DELETE /nodes/{node}/qemu/{vmid}': string;
-  'GET /nodes/{node}/qemu/{vmid}/status/current': {
-    agent?: number;
-    clipboard?: string;
-    cpu?: number;
-    cpus?: number;
-    diskread?: number;
-    diskwrite?: number;
-    ha: Record<string, unknown>;
-    lock?: string;
-    maxdisk?: number;
-    maxmem?: number;
-    mem?: number;
-    memhost?: number;
-    name?: string;
-    netin?: number;
-    netout?: number;
-    pid?: number;
-    pressurecpufull?: number;
-    pressurecpusome?: number;
-    pressureiofull?: number;
-    pressureiosome?: number;
-    pressurememoryfull?: number;
-    pressurememorysome?: number;
-    qmpstatus?: string;
-    'running-machine'?: string;
-    'running-qemu'?: string;
-    serial?: number;
-    spice?: number;
-    status: string;
-    tags?: string;
-    template?: number;
-    uptime?: number;
-    vmid: number;
+  'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo': Record<string, unknown>;
+  'GET /nodes/{node}/qemu/{vmid}/agent/info': Record<string, unknown>;
+  'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': Record<string, unknown>;
+  'POST /nodes/{node}/qemu/{vmid}/agent/ping': Record<string, unknown>;
+  'POST /nodes/{node}/qemu/{vmid}/agent/exec': {
+    pid: number;
   };
-  'POST /nodes/{node}/qemu/{vmid}/status/start': string;
-  'POST /nodes/{node}/qemu/{vmid}/status/stop': string;
-  'POST /nodes/{node}/qemu/{vmid}/status/shutdown': string;
-  'POST /nodes/{node}/qemu/{vmid}/status/reboot': string;
-  'POST /nodes/{node}/qemu/{vmid}/status/reset': string;
-  'POST /nodes/{node}/qemu/{vmid}/status/suspend': string;
-  'POST /nodes/{node}/qemu/{vmid}/status/resume': string;
+  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status': {
+    'err-data'?: string;
+    'err-truncated'?: number;
+    exitcode?: number;
+    exited: number;
+    'out-data'?: string;
+    'out-truncated'?: number;
+    signal?: number;
+  };
+  'GET /nodes/{node}/qemu/{vmid}/rrddata': Array<{
+
+  }>;
   'GET /nodes/{node}/qemu/{vmid}/config': {
     acpi?: number;
     affinity?: string;
@@ -1210,13 +1090,50 @@ export interface ApiReturns {
     pending?: string;
     value?: string;
   }>;
+  'GET /nodes/{node}/qemu/{vmid}/status/current': {
+    agent?: number;
+    clipboard?: string;
+    cpu?: number;
+    cpus?: number;
+    diskread?: number;
+    diskwrite?: number;
+    ha: Record<string, unknown>;
+    lock?: string;
+    maxdisk?: number;
+    maxmem?: number;
+    mem?: number;
+    memhost?: number;
+    name?: string;
+    netin?: number;
+    netout?: number;
+    pid?: number;
+    pressurecpufull?: number;
+    pressurecpusome?: number;
+    pressureiofull?: number;
+    pressureiosome?: number;
+    pressurememoryfull?: number;
+    pressurememorysome?: number;
+    qmpstatus?: string;
+    'running-machine'?: string;
+    'running-qemu'?: string;
+    serial?: number;
+    spice?: number;
+    status: string;
+    tags?: string;
+    template?: number;
+    uptime?: number;
+    vmid: number;
+  };
+  'POST /nodes/{node}/qemu/{vmid}/status/start': string;
+  'POST /nodes/{node}/qemu/{vmid}/status/stop': string;
+  'POST /nodes/{node}/qemu/{vmid}/status/reset': string;
+  'POST /nodes/{node}/qemu/{vmid}/status/shutdown': string;
+  'POST /nodes/{node}/qemu/{vmid}/status/reboot': string;
+  'POST /nodes/{node}/qemu/{vmid}/status/suspend': string;
+  'POST /nodes/{node}/qemu/{vmid}/status/resume': string;
   'POST /nodes/{node}/qemu/{vmid}/clone': string;
   'POST /nodes/{node}/qemu/{vmid}/migrate': string;
-  'POST /nodes/{node}/qemu/{vmid}/template': string;
   'PUT /nodes/{node}/qemu/{vmid}/resize': string;
-  'GET /nodes/{node}/qemu/{vmid}/rrddata': Array<{
-
-  }>;
   'GET /nodes/{node}/qemu/{vmid}/snapshot': Array<{
     description: string;
     name: string;
@@ -1225,26 +1142,11 @@ export interface ApiReturns {
     vmstate?: number;
   }>;
   'POST /nodes/{node}/qemu/{vmid}/snapshot': string;
+  'DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}': string;
   'GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config': Record<string, unknown>;
   'PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config': null;
   'POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback': string;
-  'DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}': string;
-  'POST /nodes/{node}/qemu/{vmid}/agent/ping': Record<string, unknown>;
-  'GET /nodes/{node}/qemu/{vmid}/agent/info': Record<string, unknown>;
-  'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo': Record<string, unknown>;
-  'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': Record<string, unknown>;
-  'POST /nodes/{node}/qemu/{vmid}/agent/exec': {
-    pid: number;
-  };
-  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status': {
-    'err-data'?: string;
-    'err-truncated'?: number;
-    exitcode?: number;
-    exited: number;
-    'out-data'?: string;
-    'out-truncated'?: number;
-    signal?: number;
-  };
+  'POST /nodes/{node}/qemu/{vmid}/template': string;
   'GET /nodes/{node}/lxc': Array<{
     cpu?: number;
     cpus?: number;
@@ -1272,38 +1174,6 @@ export interface ApiReturns {
   }>;
   'POST /nodes/{node}/lxc': string;
   'DELETE /nodes/{node}/lxc/{vmid}': string;
-  'GET /nodes/{node}/lxc/{vmid}/status/current': {
-    cpu?: number;
-    cpus?: number;
-    disk?: number;
-    diskread?: number;
-    diskwrite?: number;
-    ha: Record<string, unknown>;
-    lock?: string;
-    maxdisk?: number;
-    maxmem?: number;
-    maxswap?: number;
-    mem?: number;
-    name?: string;
-    netin?: number;
-    netout?: number;
-    pressurecpusome?: number;
-    pressureiofull?: number;
-    pressureiosome?: number;
-    pressurememoryfull?: number;
-    pressurememorysome?: number;
-    status: string;
-    tags?: string;
-    template?: number;
-    uptime?: number;
-    vmid: number;
-  };
-  'POST /nodes/{node}/lxc/{vmid}/status/start': string;
-  'POST /nodes/{node}/lxc/{vmid}/status/stop': string;
-  'POST /nodes/{node}/lxc/{vmid}/status/shutdown': string;
-  'POST /nodes/{node}/lxc/{vmid}/status/reboot': string;
-  'POST /nodes/{node}/lxc/{vmid}/status/suspend': string;
-  'POST /nodes/{node}/lxc/{vmid}/status/resume': string;
   'GET /nodes/{node}/lxc/{vmid}/config': {
     arch?: string;
     cmode?: string;
@@ -1341,18 +1211,61 @@ export interface ApiReturns {
     'unused[n]'?: string;
   };
   'PUT /nodes/{node}/lxc/{vmid}/config': null;
+  'GET /nodes/{node}/lxc/{vmid}/status/current': {
+    cpu?: number;
+    cpus?: number;
+    disk?: number;
+    diskread?: number;
+    diskwrite?: number;
+    ha: Record<string, unknown>;
+    lock?: string;
+    maxdisk?: number;
+    maxmem?: number;
+    maxswap?: number;
+    mem?: number;
+    name?: string;
+    netin?: number;
+    netout?: number;
+    pressurecpusome?: number;
+    pressureiofull?: number;
+    pressureiosome?: number;
+    pressurememoryfull?: number;
+    pressurememorysome?: number;
+    status: string;
+    tags?: string;
+    template?: number;
+    uptime?: number;
+    vmid: number;
+  };
+  'POST /nodes/{node}/lxc/{vmid}/status/start': string;
+  'POST /nodes/{node}/lxc/{vmid}/status/stop': string;
+  'POST /nodes/{node}/lxc/{vmid}/status/shutdown': string;
+  'POST /nodes/{node}/lxc/{vmid}/status/suspend': string;
+  'POST /nodes/{node}/lxc/{vmid}/status/resume': string;
+  'POST /nodes/{node}/lxc/{vmid}/status/reboot': string;
+  'GET /nodes/{node}/lxc/{vmid}/snapshot': Array<{
+    description: string;
+    name: string;
+    parent?: string;
+    snaptime?: number;
+  }>;
+  'POST /nodes/{node}/lxc/{vmid}/snapshot': string;
+  'DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}': string;
+  'POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback': string;
+  'GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': Record<string, unknown>;
+  'PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': null;
+  'GET /nodes/{node}/lxc/{vmid}/rrddata': Array<{
+
+  }>;
+  'POST /nodes/{node}/lxc/{vmid}/migrate': string;
+  'POST /nodes/{node}/lxc/{vmid}/template': null;
+  'POST /nodes/{node}/lxc/{vmid}/clone': string;
+  'PUT /nodes/{node}/lxc/{vmid}/resize': string;
   'GET /nodes/{node}/lxc/{vmid}/pending': Array<{
     delete?: number;
     key: string;
     pending?: string;
     value?: string;
-  }>;
-  'POST /nodes/{node}/lxc/{vmid}/clone': string;
-  'POST /nodes/{node}/lxc/{vmid}/migrate': string;
-  'POST /nodes/{node}/lxc/{vmid}/template': null;
-  'PUT /nodes/{node}/lxc/{vmid}/resize': string;
-  'GET /nodes/{node}/lxc/{vmid}/rrddata': Array<{
-
   }>;
   'GET /nodes/{node}/lxc/{vmid}/interfaces': Array<{
     'hardware-address': string;
@@ -1362,17 +1275,86 @@ export interface ApiReturns {
     'ip-addresses': unknown[];
     name: string;
   }>;
-  'GET /nodes/{node}/lxc/{vmid}/snapshot': Array<{
-    description: string;
-    name: string;
-    parent?: string;
-    snaptime?: number;
+  'POST /nodes/{node}/vzdump': string;
+  'GET /nodes/{node}/network': Array<{
+    active?: number;
+    address?: string;
+    address6?: string;
+    autostart?: number;
+    'bond-primary'?: string;
+    bond_mode?: string;
+    bond_xmit_hash_policy?: string;
+    'bridge-access'?: number;
+    'bridge-arp-nd-suppress'?: number;
+    'bridge-learning'?: number;
+    'bridge-multicast-flood'?: number;
+    'bridge-unicast-flood'?: number;
+    bridge_ports?: string;
+    bridge_vids?: string;
+    bridge_vlan_aware?: number;
+    cidr?: string;
+    cidr6?: string;
+    comments?: string;
+    comments6?: string;
+    exists?: number;
+    families?: unknown[];
+    gateway?: string;
+    gateway6?: string;
+    iface: string;
+    'link-type'?: string;
+    method?: string;
+    method6?: string;
+    mtu?: number;
+    netmask?: string;
+    netmask6?: number;
+    options?: unknown[];
+    options6?: unknown[];
+    ovs_bonds?: string;
+    ovs_bridge?: string;
+    ovs_options?: string;
+    ovs_ports?: string;
+    ovs_tag?: number;
+    priority?: number;
+    slaves?: string;
+    type: string;
+    'uplink-id'?: string;
+    'vlan-id'?: number;
+    'vlan-protocol'?: string;
+    'vlan-raw-device'?: string;
+    'vxlan-id'?: number;
+    'vxlan-local-tunnelip'?: string;
+    'vxlan-physdev'?: string;
+    'vxlan-svcnodeip'?: string;
   }>;
-  'POST /nodes/{node}/lxc/{vmid}/snapshot': string;
-  'GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': Record<string, unknown>;
-  'PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config': null;
-  'POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback': string;
-  'DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}': string;
+  'GET /nodes/{node}/tasks': Array<{
+    endtime?: number;
+    id: string;
+    node: string;
+    pid: number;
+    pstart: number;
+    starttime: number;
+    status?: string;
+    type: string;
+    upid: string;
+    user: string;
+  }>;
+  'DELETE /nodes/{node}/tasks/{upid}': null;
+  'GET /nodes/{node}/tasks/{upid}/log': Array<{
+    n: number;
+    t: string;
+  }>;
+  'GET /nodes/{node}/tasks/{upid}/status': {
+    exitstatus?: string;
+    id: string;
+    node: string;
+    pid: number;
+    pstart: number;
+    starttime: number;
+    status: string;
+    type: string;
+    upid: string;
+    user: string;
+  };
   'GET /nodes/{node}/storage': Array<{
     active?: number;
     avail?: number;
@@ -1387,16 +1369,6 @@ export interface ApiReturns {
     used?: number;
     used_fraction?: number;
   }>;
-  'GET /nodes/{node}/storage/{storage}/status': {
-    active?: number;
-    avail?: number;
-    content: string;
-    enabled?: number;
-    shared?: number;
-    total?: number;
-    type: string;
-    used?: number;
-  };
   'GET /nodes/{node}/storage/{storage}/content': Array<{
     ctime?: number;
     encrypted?: string;
@@ -1411,24 +1383,29 @@ export interface ApiReturns {
     volid: string;
   }>;
   'DELETE /nodes/{node}/storage/{storage}/content/{volume}': string;
-  'POST /nodes/{node}/vzdump': string;
-  'GET /pools': Array<{
-    comment?: string;
-    members?: unknown[];
-    poolid: string;
+  'GET /nodes/{node}/storage/{storage}/status': {
+    active?: number;
+    avail?: number;
+    content: string;
+    enabled?: number;
+    shared?: number;
+    total?: number;
+    type: string;
+    used?: number;
+  };
+  'GET /nodes/{node}/status': {
+    'boot-info': Record<string, unknown>;
+    cpu: number;
+    cpuinfo: Record<string, unknown>;
+    'current-kernel': Record<string, unknown>;
+    loadavg: unknown[];
+    memory: Record<string, unknown>;
+    pveversion: string;
+    rootfs: Record<string, unknown>;
+  };
+  'GET /nodes/{node}/rrddata': Array<{
+
   }>;
-  'GET /pools/{poolid}': {
-    comment?: string;
-    members: unknown[];
-  };
-  'GET /access/ticket': null;
-  'POST /access/ticket': {
-    CSRFPreventionToken?: string;
-    clustername?: string;
-    ticket?: string;
-    username: string;
-  };
-  'GET /access/permissions': Record<string, unknown>;
   'GET /access/users': Array<{
     comment?: string;
     email?: string;
@@ -1466,6 +1443,11 @@ export interface ApiReturns {
     expire?: number;
     privsep?: number;
   };
+  'GET /access/roles': Array<{
+    privs?: string;
+    roleid: string;
+    special?: number;
+  }>;
   'GET /access/acl': Array<{
     path: string;
     propagate?: number;
@@ -1473,11 +1455,29 @@ export interface ApiReturns {
     type: string;
     ugid: string;
   }>;
-  'GET /access/roles': Array<{
-    privs?: string;
-    roleid: string;
-    special?: number;
+  'GET /access/ticket': null;
+  'POST /access/ticket': {
+    CSRFPreventionToken?: string;
+    clustername?: string;
+    ticket?: string;
+    username: string;
+  };
+  'GET /access/permissions': Record<string, unknown>;
+  'GET /pools': Array<{
+    comment?: string;
+    members?: unknown[];
+    poolid: string;
   }>;
+  'GET /pools/{poolid}': {
+    comment?: string;
+    members: unknown[];
+  };
+  'GET /version': {
+    console?: string;
+    release: string;
+    repoid: string;
+    version: string;
+  };
 }
 
 export type ApiOperation = keyof ApiReturns;

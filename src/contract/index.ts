@@ -1,8 +1,20 @@
-import { contract } from './data.js';
-import type { ContractOperation, HttpMethod } from './types.js';
+/**
+ * The whole API contract: the operations the product calls (core.ts) and the rest of the official
+ * schema, with the router that finds an operation for a method and a concrete path. It loads only
+ * where a request is built at run time (the raw API tool, search) and in the simulator.
+ */
+import { core } from './core.js';
+import { rest } from './data-rest.js';
+import { decodeContract } from './decode.js';
+import type { Contract, ContractOperation, HttpMethod } from './types.js';
 
 export type * from './types.js';
-export { contract };
+export { decodeContract };
+
+export const contract: Contract = {
+  ...core,
+  operations: [...core.operations, ...decodeContract(rest).operations],
+};
 
 interface CompiledRoute {
   segments: string[];
@@ -17,6 +29,7 @@ interface CompiledRoute {
 const GREEDY_PARAMS = new Set(['volume']);
 
 const routes: CompiledRoute[] = [];
+let routeByPath = new Map<string, CompiledRoute>();
 {
   const byPath = new Map<string, CompiledRoute>();
   for (const op of contract.operations) {
@@ -36,6 +49,7 @@ const routes: CompiledRoute[] = [];
     }
     route.operations.set(op.method, op);
   }
+  routeByPath = byPath;
 }
 // Routes by their number of segments, so a path is matched against the few that can fit it.
 const bySize = new Map<number, CompiledRoute[]>();
@@ -106,5 +120,5 @@ export function matchOperation(method: string, path: string): RouteMatch | undef
 
 /** The operation with this method and path template, or undefined. */
 export function getOperation(method: HttpMethod, template: string): ContractOperation | undefined {
-  return contract.operations.find((op) => op.method === method && op.path === template);
+  return routeByPath.get(template)?.operations.get(method);
 }

@@ -1,6 +1,6 @@
 /**
- * The shape of the API contract: the subset of Proxmox VE's official API schema for the operations
- * this project uses, reduced to what validation and typing need (no descriptions).
+ * The shape of the API contract: every operation of Proxmox VE's official API schema, reduced to
+ * what validation, the rails and search need (no descriptions).
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -51,16 +51,14 @@ export interface Permissions {
   user?: 'all' | 'world';
 }
 
-/** How the operation answers: synchronously, or with the id (UPID) of a task it started. */
-export type AsyncKind =
-  | 'sync'
-  | 'upid'
-  /** POST qemu config: null when done within `background_delay`, otherwise a UPID. */
-  | 'upid-or-null'
-  /** vzdump: a UPID, or the literal string `OK` when there was nothing to do here. */
-  | 'upid-or-ok'
-  /** LXC template: a task runs, but the response is null. */
-  | 'task-no-upid';
+/**
+ * How the operation answers: synchronously, or with the id (UPID) of a task it started.
+ * `upid-or-null`: POST qemu config and volume delete, null when done within their delay.
+ * `upid-or-ok`: vzdump, or the literal string `OK` when there was nothing to do here.
+ * `task-no-upid`: LXC template, a task runs but the response is null.
+ */
+export const ASYNC_KINDS = ['sync', 'upid', 'upid-or-null', 'upid-or-ok', 'task-no-upid'] as const;
+export type AsyncKind = (typeof ASYNC_KINDS)[number];
 
 export interface ContractOperation {
   method: HttpMethod;
@@ -68,6 +66,8 @@ export interface ContractOperation {
   path: string;
   /** The handler's name in PVE (`vm_start`). */
   name: string;
+  /** One line on what it does, derived from the method and path (contract/summary.ts). */
+  summary: string;
   params: Record<string, ParamSpec>;
   additionalProperties: boolean;
   allowtoken: boolean;
@@ -85,5 +85,37 @@ export interface ContractOperation {
 export interface Contract {
   /** The schema version the parameters were taken from. */
   source: string;
+  /** The official schema versions read, oldest first. */
+  versions: string[];
   operations: ContractOperation[];
+}
+
+/** Bits of an encoded operation's flags. */
+export const FLAG = { additionalProperties: 1, noToken: 2, protected: 4, proxyNode: 8 } as const;
+
+/**
+ * One operation as committed: `METHOD /path`, handler name, summary, parameters (name → index into
+ * `params`), index into `returns`, FLAG bits, a bit per schema version (in `versions` order), index
+ * into ASYNC_KINDS, index into `permissions` or -1.
+ */
+export type EncodedOperation = [
+  string,
+  string,
+  string,
+  Record<string, number>,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
+/** The committed form of the contract: shared specs stored once, named by index. */
+export interface ContractData {
+  source: string;
+  versions: string[];
+  params: ParamSpec[];
+  returns: ReturnSpec[];
+  permissions: Permissions[];
+  operations: EncodedOperation[];
 }

@@ -151,6 +151,67 @@ export interface DatasetHaResource {
   comment?: string;
 }
 
+export interface DatasetHaGroup {
+  group: string;
+  /** `node[:priority]` list: `pve1:2,pve2:1`. */
+  nodes: string;
+  restricted?: boolean;
+  nofailback?: boolean;
+  comment?: string;
+}
+
+export interface DatasetHaRule {
+  rule: string;
+  type: 'node-affinity' | 'resource-affinity';
+  /** HA resource ids: `vm:100,ct:200`. */
+  resources: string;
+  /** node-affinity: `node[:priority]` list. */
+  nodes?: string;
+  strict?: boolean;
+  /** resource-affinity: keep together (`positive`) or apart (`negative`). */
+  affinity?: 'positive' | 'negative';
+  disable?: boolean;
+  comment?: string;
+}
+
+export interface DatasetReplicationJob {
+  guest: number;
+  /** The job number: the id is `<guest>-<jobnum>`. Default 0. */
+  jobnum?: number;
+  target: string;
+  /** Calendar event; PVE's default is every 15 minutes. */
+  schedule?: string;
+  /** MB/s. */
+  rate?: number;
+  comment?: string;
+  disable?: boolean;
+  /** Minutes before the simulator's start of the last successful sync; never synced if absent. */
+  lastSyncMinutesAgo?: number;
+}
+
+export interface DatasetBackupJob {
+  /** `backup-xxxxxxxx-xxxx` as the web UI names them. */
+  id: string;
+  schedule: string;
+  enabled?: boolean;
+  /** One of `vmid` (comma list), `pool`, `all` (with `exclude`). */
+  vmid?: string;
+  pool?: string;
+  all?: boolean;
+  exclude?: string;
+  node?: string;
+  storage: string;
+  mode?: 'snapshot' | 'suspend' | 'stop';
+  compress?: '0' | '1' | 'gzip' | 'lzo' | 'zstd';
+  mailnotification?: 'always' | 'failure';
+  mailto?: string;
+  'notes-template'?: string;
+  /** Retention, e.g. `{ "keep-daily": 7 }`. */
+  'prune-backups'?: Record<string, number>;
+  'repeat-missed'?: boolean;
+  comment?: string;
+}
+
 export interface Dataset {
   version: 1;
   seed: number;
@@ -166,6 +227,14 @@ export interface Dataset {
   roles?: Record<string, string[]>;
   acl?: DatasetAcl[];
   ha?: DatasetHaResource[];
+  /** HA groups (`/etc/pve/ha/groups.cfg`); resources name them in `group`. */
+  haGroups?: DatasetHaGroup[];
+  /** HA rules (`/etc/pve/ha/rules.cfg`, PVE 9): only for a cluster whose groups were migrated. */
+  haRules?: DatasetHaRule[];
+  /** Storage replication jobs (`/etc/pve/replication.cfg`). */
+  replication?: DatasetReplicationJob[];
+  /** Scheduled backup jobs (`/etc/pve/jobs.cfg`, type vzdump). */
+  backupJobs?: DatasetBackupJob[];
   /** Tasks that ended before the simulator started: the history a cluster in use has. */
   tasks?: DatasetTask[];
 }

@@ -483,8 +483,66 @@ function smallDataset(seed: number): Dataset {
       { path: '/', user: 'bob@pve', roleid: 'PVEAuditor' },
     ],
     ha: [
-      { sid: 'vm:100', state: 'started', max_restart: 2, max_relocate: 1, comment: 'web frontend' },
-      { sid: 'vm:101', state: 'started' },
+      {
+        sid: 'vm:100',
+        state: 'started',
+        group: 'prefer-pve1',
+        max_restart: 2,
+        max_relocate: 1,
+        comment: 'web frontend',
+      },
+      { sid: 'vm:101', state: 'started', group: 'prefer-pve1' },
+    ],
+    // pve3 is down, so the HA manager of PVE 9 has not migrated the group to a rule yet.
+    haGroups: [
+      {
+        group: 'prefer-pve1',
+        nodes: 'pve1:2,pve2:1',
+        comment: 'Web front ends run on pve1 while it is up',
+      },
+    ],
+    // The database's disks were moved off ZFS: its replication fails since (only ZFS replicates).
+    replication: [
+      {
+        guest: 102,
+        target: 'pve2',
+        schedule: '*/15',
+        comment: 'PostgreSQL standby copy',
+        lastSyncMinutesAgo: 2_880,
+      },
+      {
+        guest: 202,
+        target: 'pve1',
+        schedule: '*/30',
+        rate: 50,
+        disable: true,
+        comment: 'Waits for ct-monitor to move to ZFS',
+      },
+    ],
+    backupJobs: [
+      {
+        id: 'backup-5f2a9c1e-8d3b',
+        schedule: '01:00',
+        vmid: '100,102,200',
+        storage: 'backup-nfs',
+        mode: 'snapshot',
+        compress: 'zstd',
+        mailnotification: 'failure',
+        'notes-template': 'nightly {{guestname}}',
+        'prune-backups': { 'keep-daily': 7, 'keep-weekly': 4 },
+        comment: 'Nightly production backup',
+      },
+      {
+        id: 'backup-0c7e4d2a-61f9',
+        schedule: 'sat 03:00',
+        pool: 'development',
+        storage: 'backup-nfs',
+        mode: 'snapshot',
+        compress: 'zstd',
+        'repeat-missed': true,
+        'prune-backups': { 'keep-last': 3 },
+        comment: 'Weekly development backup',
+      },
     ],
     // A cluster in use has a history, failures included.
     tasks: [
@@ -548,6 +606,9 @@ function largeDataset(seed: number): Dataset {
   const guests: DatasetGuest[] = [];
   const roles = ['web', 'db', 'app', 'cache', 'queue', 'batch', 'ci', 'lb'];
   const envs = ['prod', 'staging', 'dev'];
+  const zfsGuests: { vmid: number; node: number; running: boolean }[] = [];
+  // The last node is down.
+  const online = (i: number) => i !== nodes.length - 1;
   for (let i = 0; i < 2_000; i++) {
     const vmid = 1_000 + i;
     const node = nodes[i % nodes.length] as string;
@@ -574,6 +635,9 @@ function largeDataset(seed: number): Dataset {
       });
     } else {
       const template = i % 250 === 0;
+      // Production databases live on ZFS and replicate to the next node that is up.
+      const zfs = env === 'prod' && role === 'db' && !template;
+      if (zfs) zfsGuests.push({ vmid, node: i % nodes.length, running: status === 'running' });
       guests.push({
         vmid,
         type: 'qemu',
@@ -587,6 +651,7 @@ function largeDataset(seed: number): Dataset {
           tags,
           agent: rng.chance(0.6),
           template,
+          storage: zfs ? 'local-zfs' : undefined,
         }),
         behaviour: { agentRunning: true },
       });
@@ -602,7 +667,7 @@ function largeDataset(seed: number): Dataset {
       memoryGiB: 512,
       rootGiB: 200,
       ip: `10.1.0.${11 + i}`,
-      online: i !== nodes.length - 1,
+      online: online(i),
     })),
     storages: [
       {
@@ -621,10 +686,37 @@ function largeDataset(seed: number): Dataset {
         sizeGiB: 200_000,
       },
       { storage: 'backup-pbs', type: 'pbs', content: ['backup'], shared: true, sizeGiB: 400_000 },
+      { storage: 'local-zfs', type: 'zfspool', content: ['images', 'rootdir'], sizeGiB: 3_500 },
     ],
     guests,
     content: commonContent(nodes.slice(0, 2)),
     pools: [{ poolid: 'production' }, { poolid: 'staging' }, { poolid: 'development' }],
     users: [{ userid: 'root@pam', password: 'simulator' }],
+    replication: zfsGuests.map((g) => {
+      let target = (g.node + 1) % nodes.length;
+      if (!online(target)) target = (target + 1) % nodes.length;
+      return { guest: g.vmid, target: nodes[target] as string, schedule: '*/15' };
+    }),
+    // The running databases of the first four nodes are under HA.
+    ha: zfsGuests
+      .filter((g) => g.running && g.node < 4)
+      .slice(0, 6)
+      .map((g) => ({ sid: `vm:${g.vmid}`, state: 'started' as const, group: 'databases' })),
+    haGroups: [{ group: 'databases', nodes: 'pve01:2,pve02:2,pve03:1,pve04:1' }],
+    backupJobs: [
+      {
+        id: 'backup-7c41e2b0-19d5',
+        schedule: '21:00',
+        all: true,
+        exclude: guests
+          .filter((g) => g.config.template === 1)
+          .map((g) => g.vmid)
+          .join(','),
+        storage: 'backup-pbs',
+        mode: 'snapshot',
+        'prune-backups': { 'keep-daily': 7, 'keep-weekly': 4, 'keep-monthly': 3 },
+        comment: 'Every guest but the templates',
+      },
+    ],
   };
 }

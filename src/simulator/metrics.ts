@@ -108,6 +108,9 @@ export interface NodeUsage {
   loadavg: [number, number, number];
 }
 
+/** When a node booted, in epoch seconds: its uptime and the start of its journal. */
+export const nodeBootTime = (node: SimNode) => 1_760_000_000 - node.nodeid * 3600;
+
 /** Node usage given the usage of its guests (callers pass them so a listing walks guests once). */
 export function nodeUsage(
   cluster: Cluster,
@@ -138,7 +141,7 @@ export function nodeUsage(
     maxmem: node.memory,
     disk: Math.round(node.root * (0.12 + unit(cluster.seed, node.name, 'root') * 0.2)),
     maxdisk: node.root,
-    uptime: Math.floor(now / 1000) - 1_760_000_000 + node.nodeid * 3600,
+    uptime: Math.floor(now / 1000) - nodeBootTime(node),
     loadavg: [load1, Number((load1 * 0.9).toFixed(2)), Number((load1 * 0.8).toFixed(2))],
   };
 }

@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { matchOperation } from '../contract/index.js';
+import { contract, matchOperation } from '../contract/index.js';
 import type { ContractOperation } from '../contract/types.js';
 import { type RawParams, validateParams } from '../contract/validate.js';
+import { schemaVersionFor } from '../contract/versions.js';
 import { Auth, type AuthContext, authId } from './auth.js';
 import { generatePki } from './cert.js';
 import { type ClockMode, SimClock } from './clock.js';
@@ -38,6 +39,8 @@ export interface SimulatorOptions {
   authFailureDelayMs?: number;
   /** Simulated ms before a new guest's stats appear in /cluster/resources; default 10 s, as pvestatd. */
   statsDelayMs?: number;
+  /** The PVE version to be (default 9.1.3); operations its official schema lacks answer 501. */
+  pveVersion?: string;
 }
 
 export interface ListenOptions {
@@ -73,6 +76,8 @@ export class Simulator {
   /** The API token printed by the standalone command and handed to tests. */
   readonly token: { id: string; secret: string; header: string };
   private readonly authFailureDelayMs: number;
+  /** The official schema of the version simulated. */
+  private readonly schemaVersion: string;
 
   constructor(
     opts: SimulatorOptions = {},
@@ -84,6 +89,9 @@ export class Simulator {
         : buildDataset(opts.dataset ?? 'small', opts.seed);
     this.clock = new SimClock(opts.clock ?? 'real', opts.startTime ?? Date.now());
     this.cluster = new Cluster(dataset, this.clock, opts.statsDelayMs);
+    if (opts.pveVersion) this.cluster.version = opts.pveVersion;
+    this.schemaVersion =
+      schemaVersionFor(this.cluster.version, contract.versions) ?? contract.source;
     this.tasks = new TaskEngine(this.clock, opts.taskScale ?? 1, (task) =>
       this.faults.taskFailure(task.type),
     );
@@ -210,7 +218,9 @@ export class Simulator {
       if (auth) record.auth = authId(auth);
       checkBody(req, method, body);
       const parsed = parseBody(req, body);
-      if (!match || !op) throw new PveError(501, `Method '${method} ${path}' not implemented`);
+      // An operation of another PVE version does not exist here.
+      if (!match || !op?.versions.includes(this.schemaVersion))
+        throw new PveError(501, `Method '${method} ${path}' not implemented`);
 
       const { params, strictBoolean } = mergeParams(url, parsed, match.params);
       // A token where the handler wants a ticket, named by the request's own path; the message

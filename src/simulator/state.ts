@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { formatSize, parsePropertyString, parseSize } from '../contract/propstring.js';
+import { type AdminState, buildAdminState } from './admin-state.js';
 import type { SimClock } from './clock.js';
 import type {
   ContentType,
@@ -189,9 +190,14 @@ export const guestLabel = (type: GuestType) => (type === 'qemu' ? 'VM' : 'CT');
 export const missingConfig = (node: string, vmid: number, type: GuestType) =>
   `Configuration file 'nodes/${node}/${type === 'qemu' ? 'qemu-server' : 'lxc'}/${vmid}.conf' does not exist`;
 
+/** The PVE version the simulator reports unless told otherwise. */
+export const DEFAULT_PVE_VERSION = '9.1.3';
+
 export class Cluster {
   name: string;
   seed: number;
+  /** The PVE version reported (`GET /version`); operations its schema lacks answer 501. */
+  version = DEFAULT_PVE_VERSION;
   readonly nodes = new Map<string, SimNode>();
   readonly guests = new Map<number, SimGuest>();
   readonly storages = new Map<string, SimStorage>();
@@ -203,6 +209,8 @@ export class Cluster {
   readonly roles = new Map<string, Set<string>>();
   acl: SimAcl[] = [];
   readonly ha = new Map<string, SimHaResource>();
+  /** HA groups and rules, replication and backup jobs, disks, services, package updates. */
+  readonly admin: AdminState;
   /** The node whose pveproxy answers the API; calls for other nodes are proxied. */
   localNode: string;
 
@@ -313,6 +321,7 @@ export class Cluster {
         comment: h.comment,
       });
     }
+    this.admin = buildAdminState(dataset, this);
   }
 
   private addGuestFromDataset(g: Dataset['guests'][number], seed: number): void {

@@ -1,15 +1,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { data } from '../../src/contract/data.js';
+import { rest } from '../../src/contract/data-rest.js';
 import {
   buildContract,
   loadSchema,
   renderContract,
+  SCHEMA_VERSIONS,
   schemaDir,
 } from '../../src/contract/generate.js';
 import { contract } from '../../src/contract/index.js';
-import type { ContractOperation, ReturnSpec } from '../../src/contract/types.js';
+import { summarize } from '../../src/contract/summary.js';
+import type { ContractOperation } from '../../src/contract/types.js';
 import { routes } from '../../src/simulator/routes/index.js';
+import { checkShape, concretePath, REQUIRED_QUERY } from '../helpers/shape.js';
 import { startTestSim, type TestSim } from '../helpers/sim.js';
 
 // The official schema is AGPL test data beside the project; the committed contract stands in
@@ -19,11 +24,17 @@ const key = (op: Pick<ContractOperation, 'method' | 'path'>) => `${op.method} ${
 
 describe('the committed contract', () => {
   it.runIf(haveSchema)('is what the generator makes from the official schema', () => {
-    const committed = readFileSync(
-      fileURLToPath(new URL('../../src/contract/data.ts', import.meta.url)),
-      'utf8',
-    );
-    expect(committed).toBe(renderContract(buildContract()));
+    const built = buildContract();
+    for (const [file, part] of [
+      ['data.ts', 'core'],
+      ['data-rest.ts', 'rest'],
+    ] as const) {
+      const committed = readFileSync(
+        fileURLToPath(new URL(`../../src/contract/${file}`, import.meta.url)),
+        'utf8',
+      );
+      expect(committed, file).toBe(renderContract(built, part));
+    }
   });
 
   it.runIf(haveSchema)('names only operations of the official 9.1.3 and 8.4.2 schemas', () => {
@@ -36,96 +47,54 @@ describe('the committed contract', () => {
     }
   });
 
-  it('marks every operation missing from 9.1.3 or 8.4.2 as version-specific', () => {
-    const specific = contract.operations.filter(
-      (op) => !(op.versions.includes('9.1.3') && op.versions.includes('8.4.2')),
-    );
-    // Each such operation lists the versions it exists in; today all we use exist in both.
-    for (const op of specific) expect(op.versions.length).toBeGreaterThan(0);
-    expect(specific.map(key)).toEqual([]);
+  it.runIf(haveSchema)('holds every operation of every official schema, with its versions', () => {
+    const schemas = SCHEMA_VERSIONS.map((v) => [v, loadSchema(v)] as const);
+    const all = new Set(schemas.flatMap(([, s]) => [...s.keys()]));
+    expect(contract.operations.map(key).sort()).toEqual([...all].sort());
+    for (const op of contract.operations)
+      expect(op.versions).toEqual(schemas.filter(([, s]) => s.has(key(op))).map(([v]) => v));
   });
 
-  it('is implemented by the simulator, route for route', () => {
-    expect(Object.keys(routes).sort()).toEqual(contract.operations.map(key).sort());
+  it('marks operations of one PVE version only', () => {
+    const versions = (k: string) => contract.operations.find((op) => key(op) === k)?.versions;
+    expect(versions('GET /cluster/ha/rules')).toEqual(['9.1.3', '9.2']);
+    expect(versions('GET /nodes/{node}/storage/{storage}/identity')).toEqual(['9.2']);
+    expect(versions('GET /nodes/{node}/scan/glusterfs')).toEqual(['8.4.2']);
+    expect(versions('GET /cluster/ha/groups')).toEqual(['8.4.2', '9.1.3', '9.2']);
+  });
+
+  it('says which operations run as a task, as read from Proxmox code', () => {
+    const kind = (k: string) => contract.operations.find((op) => key(op) === k)?.async;
+    expect(kind('POST /nodes/{node}/services/{service}/restart')).toBe('upid');
+    expect(kind('POST /nodes/{node}/lxc/{vmid}/template')).toBe('task-no-upid');
+    expect(kind('POST /nodes/{node}/vzdump')).toBe('upid-or-ok');
+    expect(kind('PUT /nodes/{node}/network')).toBe('upid');
+    expect(kind('POST /cluster/firewall/rules')).toBe('sync');
+    // 93 UPID answers in 9.1.3, and DELETE ceph/fs in 9.2 (ASYNC.md, "Counts").
+    const tasks = contract.operations.filter(
+      (op) => op.async !== 'sync' && op.async !== 'task-no-upid',
+    );
+    expect(tasks.length).toBe(94);
+  });
+
+  it('carries no description text from the schema, only summaries of its own', () => {
+    // Parameter names and values only: no string of the data reads as a sentence.
+    const strings = [data, rest].flatMap(
+      ({ operations, ...specs }) =>
+        JSON.stringify([specs, operations.map((op) => op.filter((_, i) => i !== 2))]).match(
+          /"(?:[^"\\]|\\.)*"/g,
+        ) as string[],
+    );
+    expect(strings.filter((s) => /[A-Za-z]+ [a-z]+ [a-z]+/.test(s))).toEqual([]);
+    for (const op of contract.operations)
+      expect(op.summary).toBe(summarize(op.method, op.path, op.returns.type === 'array'));
+  });
+
+  it('has a simulator route only for operations of the contract', () => {
+    const keys = new Set(contract.operations.map(key));
+    expect(Object.keys(routes).filter((k) => !keys.has(k))).toEqual([]);
   });
 });
-
-/** Concrete values for path parameters, chosen from the small dataset. */
-function concretePath(op: ContractOperation, upid: string): string {
-  const lxc = op.path.includes('/lxc');
-  const snapshot = op.path.includes('/snapshot');
-  // Guests that have snapshots: VM 102 on pve1, CT 202 on pve2.
-  const guest = lxc
-    ? snapshot
-      ? ['pve2', '202']
-      : ['pve1', '200']
-    : snapshot
-      ? ['pve1', '102']
-      : ['pve1', '100'];
-  const values: Record<string, string> = {
-    node: guest[0] as string,
-    vmid: guest[1] as string,
-    storage: 'local',
-    upid: encodeURIComponent(upid),
-    poolid: 'production',
-    userid: 'root@pam',
-    tokenid: 'simulator',
-    sid: 'vm:100',
-    snapname: lxc ? 'pre-grafana-11' : 'before-upgrade',
-  };
-  return op.path.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? '');
-}
-
-const REQUIRED_QUERY: Record<string, Record<string, string>> = {
-  '/nodes/{node}/rrddata': { timeframe: 'hour' },
-  '/nodes/{node}/qemu/{vmid}/rrddata': { timeframe: 'hour' },
-  '/nodes/{node}/lxc/{vmid}/rrddata': { timeframe: 'hour' },
-  '/nodes/{node}/tasks': { source: 'all' },
-};
-
-function typeMatches(expected: string, value: unknown): boolean {
-  switch (expected) {
-    case 'integer':
-      return typeof value === 'number' && Number.isInteger(value);
-    case 'number':
-      return typeof value === 'number';
-    // PVE sends booleans as 0/1.
-    case 'boolean':
-      return value === 0 || value === 1 || typeof value === 'boolean';
-    case 'string':
-      return typeof value === 'string';
-    case 'array':
-      return Array.isArray(value);
-    case 'object':
-      return typeof value === 'object' && value !== null && !Array.isArray(value);
-    default:
-      return true;
-  }
-}
-
-function checkShape(spec: ReturnSpec, value: unknown, where: string): string[] {
-  const problems: string[] = [];
-  if (spec.type === 'array' && spec.items?.properties) {
-    if (!Array.isArray(value)) return [`${where}: expected an array`];
-    if (!value.length) problems.push(`${where}: empty list, nothing checked`);
-    value.forEach((item, i) => {
-      problems.push(...checkShape(spec.items as ReturnSpec, item, `${where}[${i}]`));
-    });
-    return problems;
-  }
-  if (spec.type === 'object' && spec.properties) {
-    const obj = value as Record<string, unknown>;
-    for (const [name, prop] of Object.entries(spec.properties)) {
-      if (!(name in obj) || obj[name] === undefined) {
-        if (!prop.optional) problems.push(`${where}: missing required '${name}'`);
-        continue;
-      }
-      if (!typeMatches(prop.type, obj[name]))
-        problems.push(`${where}.${name}: expected ${prop.type}, got ${JSON.stringify(obj[name])}`);
-    }
-  }
-  return problems;
-}
 
 describe('simulator answers carry the fields the schema returns', () => {
   let sim: TestSim;
@@ -140,6 +109,7 @@ describe('simulator answers carry the fields the schema returns', () => {
   const reads = contract.operations.filter(
     (op) =>
       op.method === 'GET' &&
+      routes[key(op)] &&
       (op.returns.items?.properties || op.returns.properties) &&
       !op.path.includes('/agent/exec-status'),
   );

@@ -4,6 +4,7 @@ import { BUILTIN_ROLES } from '../auth.js';
 import type { Ctx, Routes } from '../context.js';
 import { bool, str } from '../context.js';
 import { fail, PveError } from '../errors.js';
+import { logLogin } from '../journal.js';
 import type { SimUser } from '../state.js';
 
 function canSeeUsers(ctx: Ctx): boolean {
@@ -61,6 +62,7 @@ export const accessRoutes: Routes = {
       };
     }
     const { ticket, csrf } = ctx.access.issueTicket(user.userid);
+    logLogin(ctx.cluster, user.userid);
     return {
       username: user.userid,
       ticket,

@@ -6,8 +6,6 @@ import { guestSumsByNode, guestUsage, nodeUsage } from '../metrics.js';
 import type { Cluster, SimGuest, SimStorage } from '../state.js';
 import { taskListItem } from './tasks.js';
 
-export const PVE_VERSION = '9.1.3';
-
 const flag = (b: boolean) => (b ? 1 : 0);
 
 /** The resource row of a guest, as /cluster/resources and pool members show it. */
@@ -252,9 +250,9 @@ function haResource(cluster: Cluster, sid: string) {
 }
 
 export const clusterRoutes: Routes = {
-  'GET /version': () => ({
-    version: PVE_VERSION,
-    release: PVE_VERSION.split('.').slice(0, 2).join('.'),
+  'GET /version': ({ cluster }) => ({
+    version: cluster.version,
+    release: cluster.version.split('.').slice(0, 2).join('.'),
     repoid: '2ee4e5bd',
     console: 'html5',
   }),

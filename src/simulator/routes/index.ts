@@ -1,9 +1,11 @@
 /** Every route the simulator serves, keyed `METHOD /path/template` as in the contract. */
 import type { Routes } from '../context.js';
 import { accessRoutes } from './access.js';
+import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agent.js';
 import { clusterRoutes } from './cluster.js';
 import { guestRoutes } from './guests.js';
+import { jobRoutes } from './jobs.js';
 import { nodeRoutes } from './nodes.js';
 import { snapshotRoutes } from './snapshots.js';
 import { storageRoutes } from './storage.js';
@@ -20,4 +22,6 @@ export const routes: Routes = {
   ...agentRoutes,
   ...storageRoutes,
   ...accessRoutes,
+  ...adminRoutes,
+  ...jobRoutes,
 };

@@ -2,10 +2,15 @@
 import type { Ctx, Routes } from '../context.js';
 import { str } from '../context.js';
 import { guestSumsByNode, nodeRrd, nodeUsage, type Timeframe } from '../metrics.js';
-import { PVE_VERSION } from './cluster.js';
 import { nodeParam } from './guest-common.js';
 
-function nodeOf(ctx: Ctx) {
+/** The running kernel, as `uname` tells it. */
+export const KERNEL = {
+  release: '6.14.11-4-pve',
+  version: '#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-4 (2025-10-10T08:04Z)',
+};
+
+export function nodeOf(ctx: Ctx) {
   const name = nodeParam(ctx);
   const node = ctx.cluster.nodes.get(name);
   if (!node) throw new Error('unreachable: nodeParam checked the node');
@@ -23,8 +28,8 @@ export const nodeRoutes: Routes = {
       cpu: u.cpu,
       wait: Number((u.cpu * 0.04).toFixed(4)),
       loadavg: u.loadavg.map((l) => l.toFixed(2)),
-      kversion: 'Linux 6.14.11-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.14.11-4 (2025-10-10T08:04Z)',
-      pveversion: `pve-manager/${PVE_VERSION}/2ee4e5bd1d9c55b8`,
+      kversion: `Linux ${KERNEL.release} ${KERNEL.version}`,
+      pveversion: `pve-manager/${ctx.cluster.version}/2ee4e5bd1d9c55b8`,
       cpuinfo: {
         model: node.cpuModel,
         cpus: node.cpus,
@@ -48,8 +53,8 @@ export const nodeRoutes: Routes = {
       'boot-info': { mode: 'efi', secureboot: 0 },
       'current-kernel': {
         sysname: 'Linux',
-        release: '6.14.11-4-pve',
-        version: '#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-4 (2025-10-10T08:04Z)',
+        release: KERNEL.release,
+        version: KERNEL.version,
         machine: 'x86_64',
       },
       idle: 0,

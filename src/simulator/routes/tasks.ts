@@ -47,6 +47,18 @@ function decodeUpid(upid: string): string | undefined {
   return m ? (m[8] as string) : undefined;
 }
 
+/**
+ * A page of a log file as pve-common PVE/Tools.pm dump_logfile reads it: limit 0 reads to the
+ * end, and a file with no line yet answers one placeholder line (a hack for the web UI's store),
+ * counted in the total.
+ */
+export function dumpLogfile(lines: string[], start = 0, limit = 50): WithTotal {
+  if (!lines.length) return new WithTotal([{ n: 1, t: 'no content' }], 1);
+  const end = limit === 0 ? lines.length : start + limit;
+  const page = lines.slice(start, end).map((t, i) => ({ n: start + i + 1, t }));
+  return new WithTotal(page, lines.length);
+}
+
 const upidError = (message: string) =>
   new PveError(400, 'Parameter verification failed.', { upid: message });
 
@@ -132,15 +144,7 @@ export const taskRoutes: Routes = {
       return new WithTotal([{ n: 1, t: 'unable to open file - No such file or directory' }], 1);
     }
     const task = findTask(ctx);
-    // pve-common PVE/Tools.pm dump_logfile: limit 0 reads to the end, and a log with no line yet
-    // answers one placeholder line (a hack for the web UI's store), counted in the total.
-    const lines = ctx.tasks.logOf(task);
-    if (!lines.length) return new WithTotal([{ n: 1, t: 'no content' }], 1);
-    const start = num(ctx, 'start') ?? 0;
-    const limit = num(ctx, 'limit') ?? 50;
-    const end = limit === 0 ? lines.length : start + limit;
-    const page = lines.slice(start, end).map((t, i) => ({ n: start + i + 1, t }));
-    return new WithTotal(page, lines.length);
+    return dumpLogfile(ctx.tasks.logOf(task), num(ctx, 'start'), num(ctx, 'limit'));
   },
 
   'DELETE /nodes/{node}/tasks/{upid}': (ctx) => {
