@@ -70,7 +70,7 @@ export function volumeStorage(volid: string): string | undefined {
 
 // Parameters whose value is a guest id, a node, a storage or a pool, whatever the operation.
 // (`vms`: the guest list of pool updates and of node-wide start, stop and migrate.)
-const GUEST_PARAMS = new Set(['vmid', 'newid', 'vms']);
+const GUEST_PARAMS = new Set(['vmid', 'newid', 'vms', 'target-vmid']);
 // Operations on every guest of a node, unless `vms` names some (pve-manager PVE/API2/Nodes.pm).
 const NODE_WIDE = new Set(['vzdump', 'startall', 'stopall', 'suspendall', 'migrateall']);
 const NODE_PARAMS = new Set(['node', 'target', 'targetnode']);
@@ -86,6 +86,19 @@ const HOST_PARAM = /^(?:args|hookscript|hostpci\d+|usb\d+|script|dumpdir|tmpdir)
 // Parameters that hold volume ids, or property strings that start with one (disks, mount points).
 const VOLUME_PARAM =
   /^(?:volume|volid|archive|ostemplate|cdrom|vmstate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
+
+// Operations that reach a node's host as a whole: a shell, a batch of API calls run there, a disk
+// wiped or partitioned (it may hold any guest's data).
+const HOST_OPS = new Set([
+  'POST /nodes/{node}/execute',
+  'POST /nodes/{node}/termproxy',
+  'POST /nodes/{node}/vncshell',
+  'POST /nodes/{node}/spiceshell',
+  'PUT /nodes/{node}/disks/wipedisk',
+  'POST /nodes/{node}/disks/initgpt',
+]);
+// Cluster-wide guest actions (PVE 9): every guest of the cluster unless `vms` names some.
+const CLUSTER_BULK = /^\/cluster\/bulk-action\/guest\//;
 
 /**
  * Volume ids in a disk's property string: the value without a key (wherever it stands), and the
@@ -143,6 +156,18 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
     typeof params.node === 'string'
   )
     add(t.nodeGuests, params.node);
+  const opKey = `${op.method} ${op.path}`;
+  const node = typeof params.node === 'string' ? params.node : '?';
+  if (HOST_OPS.has(opKey))
+    add(t.unresolved, `the host of node ${node} (${op.path.split('/').pop()})`);
+  if (CLUSTER_BULK.test(op.path) && params.vms === undefined)
+    add(t.unresolved, 'every guest of the cluster');
+  // A node shut down or rebooted takes its guests with it.
+  if (opKey === 'POST /nodes/{node}/status' && typeof params.node === 'string')
+    add(t.nodeGuests, params.node);
+  // Pruning without a guest named prunes every guest's backups on the storage.
+  if (opKey === 'DELETE /nodes/{node}/storage/{storage}/prunebackups' && params.vmid === undefined)
+    add(t.unresolved, `the backups of every guest on storage ${String(params.storage)}`);
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === null) continue;
     if (GUEST_PARAMS.has(key)) {
@@ -166,9 +191,25 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
         if (guest !== undefined) add(t.guests, guest);
         else if (upid.type === 'vzdump') add(t.unresolved, `the backup task ${upid.upid}`);
       }
-    } else if (key === 'sid') {
-      const guest = sidGuest(String(value));
-      if (guest !== undefined) add(t.guests, guest);
+    } else if (key === 'sid' || (key === 'resources' && op.path.startsWith('/cluster/ha/'))) {
+      // An HA resource, or the resources an HA rule binds.
+      for (const sid of listOf(value)) {
+        const guest = sidGuest(sid);
+        add(t.guests, guest ?? Number.NaN);
+      }
+    } else if (key === 'id' && op.path.includes('/replication')) {
+      // A replication job is `<vmid>-<n>`.
+      const m = /^(\d+)-\d+$/.exec(String(value));
+      add(t.guests, m ? Number(m[1]) : Number.NaN);
+    } else if (key === 'path' && op.path === '/access/acl') {
+      // Permissions granted on a guest, a pool, a storage or a node reach it.
+      for (const p of listOf(value)) {
+        const [, kind, name] = /^\/(vms|pool|storage|nodes)\/([^/]+)/.exec(p) ?? [];
+        if (kind === 'vms') add(t.guests, /^\d+$/.test(name ?? '') ? Number(name) : Number.NaN);
+        else if (kind === 'pool') add(t.pools, name as string);
+        else if (kind === 'storage') add(t.storages, name as string);
+        else if (kind === 'nodes') add(t.nodes, name as string);
+      }
     } else if (backup && key === 'all' && truthy(value)) {
       if (typeof params.node === 'string') add(t.nodeGuests, params.node);
     } else if (backup && key === 'exclude') {

@@ -186,3 +186,32 @@ export function validateParams(
   }
   return Object.keys(errors).length ? { values, errors } : { values };
 }
+
+/** Levenshtein distance: edits between two names. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+/** The parameter of `op` a mistyped name most likely meant; undefined when none is close. */
+export function closestParam(op: ContractOperation, name: string): string | undefined {
+  const index = /\d+$/.exec(name)?.[0] ?? '0';
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const param of Object.keys(op.params)) {
+    const candidate = param.endsWith('[n]') ? `${param.slice(0, -3)}${index}` : param;
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}

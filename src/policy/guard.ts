@@ -36,7 +36,7 @@ export const changes = (op: Pick<ContractOperation, 'method'>) => op.method !== 
 
 /** The path a request is sent to, from its template and values (for plans and messages). */
 export const requestPath = (op: ContractOperation, params: Record<string, unknown>) =>
-  op.path.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name]));
+  op.path.replace(/\{([^}/]+)\}/g, (_, name: string) => String(params[name]));
 
 /** A request as a plan holds it: method, path and every parameter sent. */
 export const requestKey = (op: ContractOperation, params: Record<string, unknown>) =>
@@ -247,7 +247,12 @@ export class WireGuard implements RequestGuard {
     if (guest) {
       const label = `${kind(guest)} ${idAndName(guest)}`;
       const deletes = String(params.delete ?? '').split(/[,;\s]+/);
-      const unlocking = deletes.includes('lock') || truthy(params.skiplock);
+      // The guest's firewall and consoles do not take its configuration lock (pve-firewall has
+      // no lock_config; the console proxies only read the config).
+      const unlocking =
+        deletes.includes('lock') ||
+        truthy(params.skiplock) ||
+        /\/(?:firewall\/|vncproxy$|termproxy$|spiceproxy$)/.test(op.path);
       const resuming =
         guest.lock === 'suspended' && ['vm_start', 'vm_resume', 'vm_stop'].includes(op.name);
       if (guest.lock && !unlocking && !resuming)

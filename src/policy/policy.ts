@@ -137,7 +137,10 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
     case 'delsnapshot':
       return `Delete snapshot '${params.snapname}'`;
     case 'rollback':
-      return `Roll back to snapshot '${params.snapname}' (every change since is lost)`;
+      // SDN has a rollback too (of pending configuration): it falls to the general rule below.
+      if (op.path.endsWith('/rollback') && params.snapname !== undefined)
+        return `Roll back to snapshot '${params.snapname}' (every change since is lost)`;
+      break;
     case 'vm_stop':
       return 'Stop hard, like pulling the power (unsaved data is lost)';
     case 'vm_reset':
@@ -174,7 +177,8 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
     case 'stop_task':
       return `Stop the task ${params.upid}`;
     case 'delete':
-      return `Delete the volume ${params.volume}`;
+      if (params.volume !== undefined) return `Delete the volume ${params.volume}`;
+      break;
   }
   // Whatever else deletes something needs a yes too.
   return op.method === 'DELETE' ? `Delete ${call.path}` : undefined;

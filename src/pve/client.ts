@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
 import type { ContractOperation, HttpMethod } from '../contract/types.js';
+import { schemaVersionFor } from '../contract/versions.js';
 import { type AuthStrategy, type TicketAnswer, TicketAuth, TokenAuth } from './auth.js';
 import { encodeForm, normalize, type WireValue } from './codec.js';
 import { PveApiError } from './errors.js';
@@ -92,16 +93,16 @@ interface RawAnswer {
   body: string;
 }
 
-// The contract (its data is large) loads with the first request: a server that has only listed its
-// tools has not needed it.
+// The contract loads with the first request (a server that has only listed its tools has not
+// needed it), and the whole API only with the first request built at run time.
 let contractReady:
-  | Promise<typeof import('../contract/index.js') & typeof import('../contract/validate.js')>
+  | Promise<typeof import('../contract/core.js') & typeof import('../contract/validate.js')>
   | undefined;
 const contract = () => {
   contractReady ??= Promise.all([
-    import('../contract/index.js'),
+    import('../contract/core.js'),
     import('../contract/validate.js'),
-  ]).then(([index, validate]) => ({ ...index, ...validate }));
+  ]).then(([core, validate]) => ({ ...core, ...validate }));
   return contractReady;
 };
 
@@ -126,6 +127,8 @@ export class PveClient {
   private readonly apiPrefix: string;
   private readonly agentOptions: AgentOptions;
   private agentReady?: ReturnType<typeof clusterAgent>;
+  /** What the client learns of the cluster once, shared with its views. */
+  private readonly learned: { version?: Promise<string | undefined> } = {};
   private readonly limiter: Limiter;
   readonly auth: AuthStrategy;
   private readonly redactor = new Redactor();
@@ -195,8 +198,8 @@ export class PveClient {
     opts: CallOptions = {},
   ): Promise<ApiReturns[K]> {
     const space = key.indexOf(' ');
-    const { getOperation } = await contract();
-    const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
+    const { getCoreOperation } = await contract();
+    const op = getCoreOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
     if (!op) throw new Error(`${key} is not in the API contract`);
     return (await this.send(op, params as Record<string, WireValue>, opts)).data as ApiReturns[K];
   }
@@ -208,35 +211,65 @@ export class PveClient {
     opts: CallOptions = {},
   ): Promise<{ data: ApiReturns[K]; total?: number }> {
     const space = key.indexOf(' ');
-    const { getOperation } = await contract();
-    const op = getOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
+    const { getCoreOperation } = await contract();
+    const op = getCoreOperation(key.slice(0, space) as HttpMethod, key.slice(space + 1));
     if (!op) throw new Error(`${key} is not in the API contract`);
     const answer = await this.send(op, params as Record<string, WireValue>, opts);
     return { data: answer.data as ApiReturns[K], total: answer.total };
   }
 
   /**
-   * Calls any contract operation by method and concrete path (`/nodes/pve1/qemu/100/config`),
-   * for callers that build requests at run time. Paths outside the contract are refused.
+   * Calls any operation of the Proxmox VE API by method and concrete path
+   * (`/nodes/pve1/qemu/100/config`), for callers that build requests at run time. What the API
+   * does not have, or the cluster's version lacks, is refused before anything is sent.
    */
   async request(
     method: string,
     path: string,
     params: Record<string, WireValue> = {},
     opts: CallOptions = {},
-  ): Promise<unknown> {
-    const match = (await contract()).matchOperation(method.toUpperCase(), path);
-    if (!match?.operation) {
-      throw new PveApiError({
+  ): Promise<{ data: unknown; total?: number }> {
+    const verb = method.toUpperCase();
+    const { matchOperation, contract: api } = await import('../contract/index.js');
+    const match = matchOperation(verb, path);
+    const refuse = (message: string) =>
+      new PveApiError({
         status: 501,
-        method,
+        method: verb,
         path,
         kind: 'bad_request',
         notSent: true,
-        message: `${method.toUpperCase()} ${path} is not an operation of the API contract`,
+        message,
       });
+    if (!match?.operation) {
+      const methods = match && api.operations.filter((op) => op.path === match.template);
+      throw refuse(
+        methods?.length
+          ? `${verb} ${path} is not an operation of the Proxmox VE API: ${match?.template} has only ${methods.map((op) => op.method).join(', ')}`
+          : `${verb} ${path} is not an operation of the Proxmox VE API`,
+      );
     }
-    return (await this.send(match.operation, { ...params, ...match.params }, opts)).data;
+    const op = match.operation;
+    const version = await this.clusterVersion();
+    const schema = version && schemaVersionFor(version, api.versions);
+    if (schema && !op.versions.includes(schema))
+      throw refuse(
+        `${verb} ${op.path} is not in the API of Proxmox VE ${version}, which this cluster runs; it is in the API of Proxmox VE ${op.versions.join(' and ')}`,
+      );
+    return this.send(op, { ...params, ...match.params }, opts);
+  }
+
+  /** The cluster's PVE version, read once (undefined when it cannot be read). */
+  clusterVersion(): Promise<string | undefined> {
+    this.learned.version ??= this.call('GET /version', {}).then(
+      (v) => v.version,
+      () => {
+        // Asked again next time: a failure may be passing.
+        this.learned.version = undefined;
+        return undefined;
+      },
+    );
+    return this.learned.version;
   }
 
   /**
@@ -319,8 +352,9 @@ export class PveClient {
     const given = Object.fromEntries(
       Object.entries(params).filter(([, v]) => v !== undefined && v !== null),
     );
-    const checked = (await contract()).validateParams(op, given, { strictBoolean: false });
-    const displayPath = op.path.replace(/\{(\w+)\}/g, (_, name: string) =>
+    const { validateParams, closestParam } = await contract();
+    const checked = validateParams(op, given, { strictBoolean: false });
+    const displayPath = op.path.replace(/\{([^}/]+)\}/g, (_, name: string) =>
       String(given[name] ?? `{${name}}`),
     );
     if (checked.errors) {
@@ -332,12 +366,16 @@ export class PveClient {
         notSent: true,
         message: 'Parameter verification failed.',
         errors: Object.fromEntries(
-          Object.entries(checked.errors).map(([k, v]) => [k, this.redact(v)]),
+          Object.entries(checked.errors).map(([k, v]) => {
+            // A mistyped name: say which one was meant.
+            const meant = v.startsWith('property is not defined') && closestParam(op, k);
+            return [k, this.redact(meant ? `${v}; did you mean '${meant}'?` : v)];
+          }),
         ),
       });
     }
     const pathParams = new Set<string>();
-    const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const path = op.path.replace(/\{([^}/]+)\}/g, (_, name: string) => {
       pathParams.add(name);
       return encodeURIComponent(String(given[name]));
     });
@@ -512,7 +550,7 @@ export class PveClient {
   /** POST /access/ticket, which needs no authentication (used by ticket auth). */
   private async login(username: string, password: string): Promise<TicketAnswer> {
     this.redactor.add(password);
-    const op = (await contract()).getOperation('POST', '/access/ticket') as ContractOperation;
+    const op = (await contract()).getCoreOperation('POST', '/access/ticket') as ContractOperation;
     const body = encodeForm({ username, password });
     const raw = await this.limiter
       .run(() => this.rawExchange('POST', `${this.apiPrefix}${op.path}`, {}, body, {}))

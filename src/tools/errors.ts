@@ -71,7 +71,8 @@ export function describeError(
       break;
     case 'bad_request':
       data.errors = err.errors;
-      text = `Proxmox rejected the request: ${
+      // Refused here, before sending, it is not Proxmox that said no.
+      text = `${err.notSent ? 'Not sent' : 'Proxmox rejected the request'}: ${
         err.errors
           ? Object.entries(err.errors)
               .map(([k, v]) => `${k}: ${v}`)

@@ -72,7 +72,8 @@ export const TOOLSET_TABLE = {
     ],
   },
   api: {
-    description: 'any operation of the Proxmox VE API, checked against its contract',
+    description:
+      'any operation of the Proxmox VE API: search it, and call it checked against the API',
     privileges: [],
   },
 } as const satisfies Record<string, ToolsetInfo>;

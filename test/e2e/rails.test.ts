@@ -106,7 +106,8 @@ describe('the built server, under scope and protection', () => {
     });
     expect(r.text).toMatch(/Node pve3 is outside/);
     const list = await call('proxmox_api_request', { method: 'GET', path: '/cluster/resources' });
-    expect(list.text).not.toMatch(/"node":"pve3"/);
+    expect(list.text).toMatch(/"id":"qemu\/100"/);
+    expect(list.text).not.toMatch(/pve3/);
   });
 
   it('asks before a hard stop, naming the guest, and a client that cannot ask must confirm', async () => {

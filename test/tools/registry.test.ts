@@ -148,6 +148,25 @@ describe('tools/list', () => {
     expect(bytes).toBeLessThanOrEqual(16_000);
     expect(Buffer.byteLength(JSON.stringify({ tools: listed }))).toBeLessThanOrEqual(40_000);
   });
+
+  it('adds at most 3 KB for the whole Proxmox VE API (the api toolset)', async () => {
+    const api = await startHarness({ config: { toolsets: ['api'] } });
+    try {
+      const tools = (await api.client.listTools()).tools as ListedTool[];
+      expect(tools.map((t) => t.name).sort()).toEqual([
+        'proxmox_api_request',
+        'proxmox_api_search',
+      ]);
+      const bytes = tools.reduce(
+        (sum, t) =>
+          sum + Buffer.byteLength(t.name + (t.description ?? '') + JSON.stringify(t.inputSchema)),
+        0,
+      );
+      expect(bytes).toBeLessThanOrEqual(3_000);
+    } finally {
+      await api.close();
+    }
+  });
 });
 
 describe('schema snapshots', () => {
