@@ -87,8 +87,9 @@ const HOST_PARAM = /^(?:args|hookscript|hostpci\d+|usb\d+|script|dumpdir|tmpdir)
 const VOLUME_PARAM =
   /^(?:volume|volid|archive|ostemplate|cdrom|vmstate|(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$/;
 
-// Operations that reach a node's host as a whole: a shell, a batch of API calls run there, a disk
-// wiped or partitioned (it may hold any guest's data).
+// Operations that reach a node's host as a whole (a shell, a batch of API calls run there), or
+// destroy what may hold any guest's data (a disk wiped or given to a new pool or file system, a
+// thin pool, volume group, Ceph pool, OSD or CephFS removed).
 const HOST_OPS = new Set([
   'POST /nodes/{node}/execute',
   'POST /nodes/{node}/termproxy',
@@ -96,6 +97,13 @@ const HOST_OPS = new Set([
   'POST /nodes/{node}/spiceshell',
   'PUT /nodes/{node}/disks/wipedisk',
   'POST /nodes/{node}/disks/initgpt',
+  ...['directory', 'lvm', 'lvmthin', 'zfs'].flatMap((kind) => [
+    `POST /nodes/{node}/disks/${kind}`,
+    `DELETE /nodes/{node}/disks/${kind}/{name}`,
+  ]),
+  'DELETE /nodes/{node}/ceph/pool/{name}',
+  'DELETE /nodes/{node}/ceph/osd/{osdid}',
+  'DELETE /nodes/{node}/ceph/fs/{name}',
 ]);
 // Cluster-wide guest actions (PVE 9): every guest of the cluster unless `vms` names some.
 const CLUSTER_BULK = /^\/cluster\/bulk-action\/guest\//;
@@ -202,8 +210,10 @@ export function resolveTargets(op: ContractOperation, params: Record<string, unk
       const m = /^(\d+)-\d+$/.exec(String(value));
       add(t.guests, m ? Number(m[1]) : Number.NaN);
     } else if (key === 'path' && op.path === '/access/acl') {
-      // Permissions granted on a guest, a pool, a storage or a node reach it.
+      // Permissions granted on a guest, a pool, a storage or a node reach it; on `/` or `/vms`,
+      // every guest.
       for (const p of listOf(value)) {
+        if (/^\/(?:vms\/?)?$/.test(p)) add(t.unresolved, `every guest (an ACL on ${p})`);
         const [, kind, name] = /^\/(vms|pool|storage|nodes)\/([^/]+)/.exec(p) ?? [];
         if (kind === 'vms') add(t.guests, /^\d+$/.test(name ?? '') ? Number(name) : Number.NaN);
         else if (kind === 'pool') add(t.pools, name as string);

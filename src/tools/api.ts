@@ -35,7 +35,8 @@ function render(data: unknown): string {
         data as Record<string, unknown>[],
         keys.map((k) => [k, (row) => row[k] as string | number | boolean | null | undefined]),
       );
-    return data.map((row) => JSON.stringify(row)).join('\n');
+    // Lines of text (a journal) read as they are.
+    return data.map((row) => (typeof row === 'string' ? row : JSON.stringify(row))).join('\n');
   }
   if (isRecord(data))
     return Object.entries(data)

@@ -111,6 +111,14 @@ describe('proxmox_api_request', () => {
     });
     expect(config.text).toMatch(/^GET \/nodes\/pve1\/qemu\/100\/config:\nname: web-01\ncores: 2\n/);
     expect(config.text).toMatch(/^digest: [0-9a-f]{40}$/m);
+    const journal = await h.call('proxmox_api_request', {
+      method: 'GET',
+      path: '/nodes/pve1/journal',
+      params: { lastentries: 2 },
+    });
+    // Lines of text as they are, not quoted.
+    expect(journal.text.split('\n')[1]).toMatch(/^s=[0-9a-f]+;i=/);
+    expect(journal.text).toMatch(/\n\w{3} \d{2} [\d:]{8} pve1 /);
     const started = await h.call('proxmox_api_request', {
       method: 'POST',
       path: '/nodes/pve1/qemu/101/snapshot',
@@ -208,6 +216,11 @@ describe('proxmox_api_request under the rails', () => {
       ['POST', '/nodes/pve1/status', { command: 'reboot' }],
       ['POST', '/nodes/pve1/execute', { commands: '[]' }],
       ['POST', '/cluster/bulk-action/guest/shutdown', {}],
+      ['PUT', '/access/acl', { path: '/vms', roles: 'PVEVMAdmin', users: 'alice@pve' }],
+      ['DELETE', '/nodes/pve1/disks/lvmthin/data', { 'cleanup-disks': 1 }],
+      ['DELETE', '/nodes/pve1/storage/local/prunebackups', {}],
+      ['POST', '/nodes/pve1/qemu/100/agent/file-write', { file: '/etc/motd', content: 'x' }],
+      ['POST', '/nodes/pve1/vncshell', {}],
     ];
     for (const [method, path, params] of attempts) {
       const res = await r.call('proxmox_api_request', { method, path, params });
