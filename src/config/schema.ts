@@ -75,6 +75,8 @@ export const clusterSchema = z
     /** Parallel requests to this cluster at most. */
     maxInFlight: z.number().int().min(1).max(64).default(8),
     timeoutMs: z.number().int().min(1_000).max(600_000).default(30_000),
+    /** The address PVE sees this server connect from, when NAT or a proxy changes it. */
+    sourceAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
     scope: scopeSchema,
   })
   .superRefine((c, ctx) => {

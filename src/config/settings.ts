@@ -88,6 +88,10 @@ export const SETTINGS: Setting[] = [
   { path: 'clusters[].readOnly', doc: 'Refuse every change on this cluster' },
   { path: 'clusters[].maxInFlight', doc: 'Requests in flight to this cluster at most' },
   { path: 'clusters[].timeoutMs', doc: 'Request timeout' },
+  {
+    path: 'clusters[].sourceAddress',
+    doc: "The address PVE sees this server connect from, when NAT or a proxy changes it (the firewall's lock-out check uses it; default: the connection's own)",
+  },
   { path: 'clusters[].scope', doc: 'What the server may touch on this cluster' },
   { path: 'clusters[].scope.nodes', doc: 'Only these nodes' },
   { path: 'clusters[].scope.pools', doc: 'Only guests in these pools' },

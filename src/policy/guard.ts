@@ -24,6 +24,7 @@ import {
   type PveApi,
   type RequestGuard,
 } from '../pve/index.js';
+import { afterRequest, concernsManagement, lockoutOf, readFirewall } from './lockout.js';
 import type { ClusterPolicy } from './policy.js';
 import { PolicyRefusal } from './refusal.js';
 import { inPools } from './scope.js';
@@ -61,6 +62,8 @@ export interface GuardOptions {
    * so it does no more than what was checked and confirmed.
    */
   planned?: Set<string>;
+  /** The caller overrides the lock-out check (a human must confirm what it would cut). */
+  lockout?: boolean;
 }
 
 export class WireGuard implements RequestGuard {
@@ -119,6 +122,27 @@ export class WireGuard implements RequestGuard {
     const facts = await this.decide(t, changing, what);
     if (this.options?.planning && changing)
       await this.preconditions(op, params, t, facts ?? (await this.facts(true)));
+    if (concernsManagement(op)) await this.lockout(op, params);
+  }
+
+  /** What a lock-out override let through in this session, for the human to confirm. */
+  readonly lockouts: string[] = [];
+
+  /** Refuses a firewall change that would cut the management path (see lockout.ts). */
+  private async lockout(op: ContractOperation, params: Record<string, unknown>): Promise<void> {
+    const read = async (path: string) => (await this.api.client.request('GET', path)).data;
+    const node = op.path.startsWith('/nodes/') ? String(params.node) : undefined;
+    const before = await readFirewall(read, node);
+    const address = this.policy.sourceAddress ?? this.api.client.sourceAddress;
+    const lost = address && lockoutOf(before, afterRequest(before, op, params), address);
+    if (!lost) return;
+    if (this.options?.lockout) {
+      if (!this.lockouts.includes(lost)) this.lockouts.push(lost);
+      return;
+    }
+    throw new PolicyRefusal(
+      `${lost} Nothing was changed. To go ahead anyway, the firewall tools take allowLockout: true, which a human must confirm.`,
+    );
   }
 
   /**

@@ -169,7 +169,8 @@ export class Pipeline {
       // The plan: the call run against a view that records its changes instead of sending them,
       // each checked on the wire as if sent, with what PVE would refuse checked too. Its session's
       // fresh facts serve the admission as well.
-      const planGuard = guard.session({ planning: true });
+      const lockout = declared.lockout === true;
+      const planGuard = guard.session({ planning: true, lockout });
       const checks = await admit(isChange ? planGuard : session, tool, declared);
       if (!isChange) return answer(await tool.run(args, toolCtx));
       const calls: PlannedCall[] = [];
@@ -180,7 +181,7 @@ export class Pipeline {
       });
       if (c.dryRun === true) {
         audit('dry-run', plan.failure ? 'error' : 'not-run', { reason: plan.failure });
-        const shown = dryRunAnswer(tool, plan, checks);
+        const shown = dryRunAnswer(tool, plan, checks, planGuard.lockouts);
         return render(shown.text, { dryRun: shown.data }, Boolean(plan.failure));
       }
       if (plan.failure) {
@@ -193,7 +194,16 @@ export class Pipeline {
         return answer(plan.result);
       }
       const facts = await planGuard.facts(true);
-      const impact = await impactOf(tool, plan.calls, toolCtx.pve, facts, clusterName);
+      const overridden = planGuard.lockouts.map((l) => `Lock-out check overridden: ${l}`);
+      const impact =
+        [await impactOf(tool, plan.calls, toolCtx.pve, facts, clusterName), ...overridden]
+          .filter(Boolean)
+          .join('\n') || undefined;
+      // Cutting the management path is for a human to decide, whatever the confirm mode.
+      if (overridden.length && this.config.confirm === 'none')
+        throw new PolicyRefusal(
+          `${overridden.join(' ')} A human must confirm this, and confirmations are off (confirm: none), so it is refused.`,
+        );
       let decision: Decision = 'allowed';
       if (impact && this.config.confirm !== 'none') {
         const outcome = this.confirmation(c, impact);
@@ -206,6 +216,7 @@ export class Pipeline {
       // then serves the whole run (a long bulk run does not re-read for each guest).
       const run = guard.session({
         planned: new Set(plan.calls.map((call) => requestKey(call.op, call.params))),
+        lockout,
       });
       if (decision === 'allowed') run.reuseFacts(planGuard);
       running = true;
@@ -392,7 +403,7 @@ async function planCall(
 }
 
 /** A dry run's answer: the calls it would make and the facts checked, or why it would fail. */
-function dryRunAnswer(tool: AnyTool, plan: Plan, checks: Preconditions) {
+function dryRunAnswer(tool: AnyTool, plan: Plan, checks: Preconditions, lockouts: string[]) {
   const calls = plan.calls.map((call) => ({
     method: call.op.method,
     path: `/api2/json${call.path}`,
@@ -420,9 +431,15 @@ function dryRunAnswer(tool: AnyTool, plan: Plan, checks: Preconditions) {
           ? `It would call:\n${calls.map((call) => `  ${call.method} ${call.path} ${JSON.stringify(call.params)}`).join('\n')}`
           : 'It would make no changing call.',
         `Checks: ${facts.join(', ')}.`,
+        ...lockouts.map((l) => `Lock-out check overridden, a human must confirm: ${l}`),
       ].join('\n');
   return {
-    data: { calls, checks, ...(plan.failure ? { note: plan.failure } : {}) },
+    data: {
+      calls,
+      checks,
+      ...(plan.failure ? { note: plan.failure } : {}),
+      ...(lockouts.length ? { lockouts } : {}),
+    },
     text,
   };
 }

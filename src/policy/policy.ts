@@ -43,6 +43,8 @@ export interface ClusterPolicy {
   name: string;
   readOnly: boolean;
   scope: Scope;
+  /** The address PVE sees the server connect from, when configured (NAT, proxies). */
+  sourceAddress?: string;
 }
 
 export function clusterPolicy(config: Config, cluster: ClusterConfig): ClusterPolicy {
@@ -50,6 +52,7 @@ export function clusterPolicy(config: Config, cluster: ClusterConfig): ClusterPo
     name: cluster.name,
     readOnly: config.readOnly || cluster.readOnly === true,
     scope: new Scope(cluster.scope),
+    sourceAddress: cluster.sourceAddress,
   };
 }
 
@@ -60,7 +63,7 @@ const defined = <T>(list: (T | undefined)[] | undefined): T[] =>
 export async function declaredTargets(
   tool: AnyTool,
   args: Record<string, unknown>,
-): Promise<{ targets: Targets; changing: boolean; selected?: boolean }> {
+): Promise<{ targets: Targets; changing: boolean; selected?: boolean; lockout?: boolean }> {
   const decl = tool.targets?.(args) ?? {};
   const empty = noTargets();
   if (decl.request) {
@@ -87,6 +90,7 @@ export async function declaredTargets(
     },
     changing: tool.access !== 'read',
     selected: decl.selected,
+    lockout: decl.lockout,
   };
 }
 
@@ -179,6 +183,18 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
     case 'delete':
       if (params.volume !== undefined) return `Delete the volume ${params.volume}`;
       break;
+  }
+  if (op.method === 'PUT' && op.path.endsWith('/firewall/options')) {
+    // Turning a firewall on can cut connections; turning IP filtering off lets a guest take
+    // addresses it was not given.
+    const where = call.path.replace(/\/options$/, '');
+    const effects = [
+      truthy(params.enable) && `Turn on the firewall ${where}`,
+      ((params.ipfilter !== undefined && !truthy(params.ipfilter)) ||
+        listOf(params.delete).includes('ipfilter')) &&
+        `Turn off IP filtering (ipfilter) of the firewall ${where}`,
+    ].filter(Boolean);
+    if (effects.length) return effects.join('; ');
   }
   // Whatever else deletes something needs a yes too.
   return op.method === 'DELETE' ? `Delete ${call.path}` : undefined;

@@ -128,7 +128,7 @@ export class PveClient {
   private readonly agentOptions: AgentOptions;
   private agentReady?: ReturnType<typeof clusterAgent>;
   /** What the client learns of the cluster once, shared with its views. */
-  private readonly learned: { version?: Promise<string | undefined> } = {};
+  private readonly learned: { version?: Promise<string | undefined>; sourceAddress?: string } = {};
   private readonly limiter: Limiter;
   readonly auth: AuthStrategy;
   private readonly redactor = new Redactor();
@@ -257,6 +257,11 @@ export class PveClient {
         `${verb} ${op.path} is not in the API of Proxmox VE ${version}, which this cluster runs; it is in the API of Proxmox VE ${op.versions.join(' and ')}`,
       );
     return this.send(op, { ...params, ...match.params }, opts);
+  }
+
+  /** The local address of the last connection to the cluster: where its requests come from. */
+  get sourceAddress(): string | undefined {
+    return this.learned.sourceAddress;
   }
 
   /** The cluster's PVE version, read once (undefined when it cannot be read). */
@@ -470,6 +475,8 @@ export class PveClient {
       );
       req.once('error', reject);
       req.once('response', (res) => {
+        const local = res.socket?.localAddress;
+        if (local) this.learned.sourceAddress = local.replace(/^::ffff:(?=\d+\.)/, '');
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.once('error', reject);

@@ -25,6 +25,8 @@ export interface ToolTargets {
   selected?: true;
   /** A request spelled out by the caller, resolved through the API contract. */
   request?: { method: string; path: string; params?: Record<string, unknown> };
+  /** The caller overrides the firewall's lock-out check; a human must confirm what it cuts. */
+  lockout?: boolean;
 }
 
 /** The usual targets: a guest by `vmid`, a new one by `newid`, its node, a target node, a pool. */

@@ -42,6 +42,7 @@ const MODULES: { toolsets: Toolset[]; load: () => Promise<AnyTool[]> }[] = [
   },
   { toolsets: ['access'], load: async () => (await import('./access.js')).accessTools },
   { toolsets: ['cluster'], load: async () => (await import('./cluster.js')).clusterTools },
+  { toolsets: ['firewall'], load: async () => (await import('./firewall.js')).firewallTools },
   { toolsets: ['api'], load: async () => (await import('./api.js')).apiTools },
 ];
 

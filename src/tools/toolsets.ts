@@ -71,6 +71,15 @@ export const TOOLSET_TABLE = {
       ['Pool.Audit', '/pool'],
     ],
   },
+  firewall: {
+    description:
+      'firewall options, rules, aliases, IP sets, security groups and logs at datacenter, node and guest level, with lock-out protection',
+    privileges: [
+      ['Sys.Modify', '/'],
+      ['Sys.Modify', '/nodes'],
+      ['VM.Config.Network', '/vms'],
+    ],
+  },
   api: {
     description:
       'any operation of the Proxmox VE API: search it, and call it checked against the API',

@@ -149,24 +149,36 @@ describe('tools/list', () => {
     expect(Buffer.byteLength(JSON.stringify({ tools: listed }))).toBeLessThanOrEqual(40_000);
   });
 
-  it('adds at most 3 KB for the whole Proxmox VE API (the api toolset)', async () => {
-    const api = await startHarness({ config: { toolsets: ['api'] } });
-    try {
-      const tools = (await api.client.listTools()).tools as ListedTool[];
-      expect(tools.map((t) => t.name).sort()).toEqual([
-        'proxmox_api_request',
-        'proxmox_api_search',
-      ]);
-      const bytes = tools.reduce(
-        (sum, t) =>
-          sum + Buffer.byteLength(t.name + (t.description ?? '') + JSON.stringify(t.inputSchema)),
-        0,
-      );
-      expect(bytes).toBeLessThanOrEqual(3_000);
-    } finally {
-      await api.close();
-    }
-  });
+  it.each([
+    ['api', 3_000, ['proxmox_api_request', 'proxmox_api_search']],
+    [
+      'firewall',
+      5_000,
+      [
+        'proxmox_edit_firewall_rule',
+        'proxmox_edit_firewall_set',
+        'proxmox_get_firewall',
+        'proxmox_set_firewall_options',
+      ],
+    ],
+  ] as const)(
+    'keeps the %s toolset within %d bytes of what a model reads',
+    async (set, max, names) => {
+      const h = await startHarness({ config: { toolsets: [set] } });
+      try {
+        const tools = (await h.client.listTools()).tools as ListedTool[];
+        expect(tools.map((t) => t.name).sort()).toEqual([...names]);
+        const bytes = tools.reduce(
+          (sum, t) =>
+            sum + Buffer.byteLength(t.name + (t.description ?? '') + JSON.stringify(t.inputSchema)),
+          0,
+        );
+        expect(bytes).toBeLessThanOrEqual(max);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });
 
 describe('schema snapshots', () => {
