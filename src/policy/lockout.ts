@@ -5,7 +5,7 @@
  * server's address still get in. It follows how pve-firewall builds a node's input chain
  * (src/PVE/Firewall.pm enable_host_firewall, compile):
  * - nothing is filtered while the datacenter firewall is off, nor on a node whose own firewall
- *   option is `enable: 0`; loopback is always accepted;
+ *   option is `enable: 0`; loopback is always accepted, sources in the `blacklist` IP set dropped;
  * - the node's rules come first, then the datacenter's, enabled ones only, `in` rules and security
  *   groups expanded, first match wins;
  * - then PVE's built-in rule accepts 8006, 22 and the console ports from the `management` IP set,
@@ -70,6 +70,13 @@ export const concernsManagement = (op: ContractOperation) =>
   (op.path.startsWith('/cluster/firewall/') || op.path.startsWith('/nodes/{node}/firewall/'));
 
 const asList = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+/** A firewall flag: `1`, or for the datacenter's `enable` a timestamp (PVE's 60-second trial). */
+const on = (v: unknown) => v === true || Number(v) > 0;
+/** An address as PVE stores it: a single host without its /32 or /128. */
+const normal = (cidr: unknown) =>
+  String(cidr)
+    .toLowerCase()
+    .replace(/\/(?:32|128)$/, '');
 const lower = (s: string) => s.toLowerCase();
 
 /** Reads the firewall state for the nodes named (every node of the cluster when none is). */
@@ -162,7 +169,10 @@ export function afterRequest(
     case 'POST /node/rules':
     case 'POST /dc/groups/{group}': {
       // A new rule goes first, disabled unless `enable` says otherwise (Rules.pm create_rule).
-      rulesOf()?.unshift({ ...fields, enable: truthy(params.enable) ? 1 : 0 } as FwRule);
+      rulesOf()?.unshift({
+        ...fields,
+        enable: on(params.enable) || truthy(params.enable) ? 1 : 0,
+      } as FwRule);
       break;
     }
     case 'PUT /dc/rules/{pos}':
@@ -172,8 +182,11 @@ export function afterRequest(
       const rule = rules?.[pos];
       if (!rules || !rule) break;
       if (params.moveto !== undefined) {
-        rules.splice(pos, 1);
-        rules.splice(Math.min(Number(params.moveto), rules.length), 0, rule);
+        // Before the rule at `moveto`, counted before the move (Rules.pm update_rule).
+        const to = Number(params.moveto);
+        const moved = rules.filter((_, i) => i !== pos);
+        moved.splice(Math.min(to > pos ? to - 1 : to, moved.length), 0, rule);
+        rules.splice(0, rules.length, ...moved);
       } else {
         Object.assign(rule, fields);
         for (const key of listOf(params.delete)) delete rule[key];
@@ -207,7 +220,7 @@ export function afterRequest(
     case 'PUT /dc/ipset/{name}/{cidr}':
     case 'DELETE /dc/ipset/{name}/{cidr}': {
       const set = next.ipsets.get(lower(String(params.name)));
-      const i = set?.findIndex((e) => e.cidr === params.cidr) ?? -1;
+      const i = set?.findIndex((e) => normal(e.cidr) === normal(params.cidr)) ?? -1;
       if (!set || i < 0) break;
       if (op.method === 'DELETE') set.splice(i, 1);
       else set[i] = { ...(set[i] as { cidr: string }), nomatch: params.nomatch };
@@ -352,17 +365,20 @@ function verdict(
   port: number,
 ): { open: boolean; why: string } {
   const node = state.nodes.get(nodeName);
-  if (!truthy(state.options.enable)) return { open: true, why: 'the datacenter firewall is off' };
+  if (!on(state.options.enable)) return { open: true, why: 'the datacenter firewall is off' };
   if (!node) return { open: true, why: 'the node is not known' };
-  if (node.options.enable !== undefined && !truthy(node.options.enable))
+  if (node.options.enable !== undefined && !on(node.options.enable))
     return { open: true, why: `the firewall of node ${nodeName} is off` };
   if (/^(?:127\.|::1$)/.test(address)) return { open: true, why: 'it comes over loopback' };
+  // The blacklist IP set is dropped before any rule.
+  if (inIpset(state, 'blacklist', address) === 'yes')
+    return { open: false, why: 'the IP set "blacklist" drops it before any rule' };
   const rules: [FwRule, string][] = [
     ...node.rules.map((r, i): [FwRule, string] => [r, `rule ${i} of node ${nodeName}`]),
     ...state.rules.map((r, i): [FwRule, string] => [r, `datacenter rule ${i}`]),
   ];
   for (const [rule, where] of rules) {
-    if (!truthy(rule.enable)) continue;
+    if (!on(rule.enable)) continue;
     const expanded: [FwRule, string][] =
       rule.type === 'group'
         ? (state.groups.get(lower(String(rule.action))) ?? []).map((r, i): [FwRule, string] => [
@@ -371,7 +387,7 @@ function verdict(
           ])
         : [[rule, where]];
     for (const [r, label] of expanded) {
-      if (r.type !== 'in' || (rule.type === 'group' && !truthy(r.enable))) continue;
+      if (r.type !== 'in' || (rule.type === 'group' && !on(r.enable))) continue;
       const m = matchesRule(state, r, node, address, port);
       if (m === 'no') continue;
       if (r.action === 'ACCEPT' && m === 'yes') return { open: true, why: `${label} accepts it` };

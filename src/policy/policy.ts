@@ -189,10 +189,10 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
     // addresses it was not given.
     const where = call.path.replace(/\/options$/, '');
     const effects = [
-      truthy(params.enable) && `Turn on the firewall ${where}`,
+      truthy(params.enable) && `Turn on the firewall at ${where}`,
       ((params.ipfilter !== undefined && !truthy(params.ipfilter)) ||
         listOf(params.delete).includes('ipfilter')) &&
-        `Turn off IP filtering (ipfilter) of the firewall ${where}`,
+        `Turn off IP filtering (ipfilter) of the firewall at ${where}`,
     ].filter(Boolean);
     if (effects.length) return effects.join('; ');
   }

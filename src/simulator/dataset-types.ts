@@ -237,6 +237,11 @@ export interface Dataset {
   backupJobs?: DatasetBackupJob[];
   /** Tasks that ended before the simulator started: the history a cluster in use has. */
   tasks?: DatasetTask[];
+  /**
+   * The firewall's configuration files as pve-firewall writes them, by their path below /etc/pve:
+   * `firewall/cluster.fw`, `nodes/<node>/host.fw`, `firewall/<vmid>.fw`.
+   */
+  firewall?: Record<string, string>;
 }
 
 export interface DatasetTask {

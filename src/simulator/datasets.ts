@@ -597,6 +597,107 @@ function smallDataset(seed: number): Dataset {
       },
       { node: 'pve1', type: 'aptupdate', minutesAgo: 60, durationSeconds: 12, exitstatus: 'OK' },
     ],
+    firewall: smallFirewall(),
+  };
+}
+
+/**
+ * The small cluster's firewall, as pve-firewall writes its files: off at the datacenter (the
+ * default), ready to be turned on. No `management` ipset, so the nodes' local network
+ * (10.0.0.0/24) is what reaches their API and SSH; the office and the blacklist show aliases and
+ * ipsets at work. The web VMs use the `webserver` security group. CT 200's rules are written but
+ * its NIC has no `firewall=1`, so they filter nothing until it has.
+ */
+function smallFirewall(): Record<string, string> {
+  return {
+    'firewall/cluster.fw': `[OPTIONS]
+
+policy_in: DROP
+
+[ALIASES]
+
+gateway 10.0.0.1 # Default gateway
+monitoring 10.0.1.204 # ct-monitor (Prometheus)
+office 198.51.100.0/24 # Office network
+
+[IPSET blacklist] # Dropped before any rule
+
+100.64.7.0/24 # Scanner network
+192.0.2.66 # Brute-force source
+
+[RULES]
+
+IN SSH(ACCEPT) -source office -log info # Admins from the office
+IN ACCEPT -source office -p tcp -dport 8006 # Web interface from the office
+|IN Ping(ACCEPT) -source gateway
+
+[group webserver] # Web servers: HTTP and HTTPS
+
+IN HTTP(ACCEPT)
+IN HTTPS(ACCEPT)
+
+`,
+    'nodes/pve1/host.fw': `[OPTIONS]
+
+log_level_in: info
+
+[RULES]
+
+IN ACCEPT -source monitoring -p tcp -dport 9100 # Prometheus node exporter
+
+`,
+    'nodes/pve2/host.fw': `[OPTIONS]
+
+tcpflags: 1
+
+`,
+    'firewall/100.fw': `[OPTIONS]
+
+enable: 1
+ipfilter: 1
+log_level_in: info
+
+[ALIASES]
+
+proxy 10.0.1.203 # ct-proxy, the reverse proxy
+
+[IPSET ipfilter-net0] # Addresses web-01 may send from
+
+10.0.1.102
+
+[RULES]
+
+GROUP webserver -i net0
+IN SSH(ACCEPT) -source office -log info
+
+`,
+    'firewall/101.fw': `[OPTIONS]
+
+enable: 1
+
+[RULES]
+
+GROUP webserver
+
+`,
+    'firewall/200.fw': `[OPTIONS]
+
+enable: 1
+
+[ALIASES]
+
+lan 10.0.0.0/16 # Clients of the resolver
+
+[IPSET ipfilter-net0]
+
+10.0.0.53
+
+[RULES]
+
+IN DNS(ACCEPT) -source lan
+IN SSH(ACCEPT) -source dc/office
+
+`,
   };
 }
 
@@ -718,5 +819,56 @@ function largeDataset(seed: number): Dataset {
         comment: 'Every guest but the templates',
       },
     ],
+    firewall: largeFirewall(guests),
   };
+}
+
+/**
+ * The large cluster's firewall: off at the datacenter, a `management` ipset for the admin
+ * network and jump host, and security groups on the first production web and database VMs.
+ */
+function largeFirewall(guests: DatasetGuest[]): Record<string, string> {
+  const files: Record<string, string> = {
+    'firewall/cluster.fw': `[OPTIONS]
+
+policy_in: DROP
+
+[ALIASES]
+
+backup_server 10.1.0.200 # Proxmox Backup Server
+jumphost 10.1.0.5 # Admin jump host
+
+[IPSET management] # Admin access to the nodes
+
+10.1.0.0/24
+jumphost
+
+[RULES]
+
+IN Ping(ACCEPT) -source +management
+
+[group database] # Databases, from the cluster network
+
+IN PostgreSQL(ACCEPT) -source 10.1.0.0/16
+IN MySQL(ACCEPT) -source 10.1.0.0/16
+
+[group webserver] # Web servers: HTTP and HTTPS
+
+IN HTTP(ACCEPT)
+IN HTTPS(ACCEPT)
+
+`,
+  };
+  for (const role of ['web', 'db'] as const) {
+    const group = role === 'web' ? 'webserver' : 'database';
+    guests
+      .filter((g) => g.type === 'qemu' && String(g.config.name).startsWith(`prod-${role}-`))
+      .filter((g) => g.config.template === undefined)
+      .slice(0, 5)
+      .forEach((g) => {
+        files[`firewall/${g.vmid}.fw`] =
+          `[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nGROUP ${group}\nIN SSH(ACCEPT) -source +dc/management\n\n`;
+      });
+  }
+  return files;
 }

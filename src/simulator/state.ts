@@ -15,6 +15,7 @@ import type {
   StorageType,
 } from './dataset-types.js';
 import { fail, PveError } from './errors.js';
+import { FirewallState } from './firewall.js';
 
 export type Config = Record<string, string>;
 
@@ -211,6 +212,8 @@ export class Cluster {
   readonly ha = new Map<string, SimHaResource>();
   /** HA groups and rules, replication and backup jobs, disks, services, package updates. */
   readonly admin: AdminState;
+  /** The firewall's configuration files and each node's firewall log. */
+  readonly firewall: FirewallState;
   /** The node whose pveproxy answers the API; calls for other nodes are proxied. */
   localNode: string;
 
@@ -322,6 +325,7 @@ export class Cluster {
       });
     }
     this.admin = buildAdminState(dataset, this);
+    this.firewall = new FirewallState(dataset, clock);
   }
 
   private addGuestFromDataset(g: Dataset['guests'][number], seed: number): void {

@@ -28,7 +28,8 @@ export function describeError(
         : `Not found: ${err.message}.`;
       break;
     case 'already_exists':
-      text = `Already exists: ${err.message}${err.errors ? ` (${Object.values(err.errors).join('; ')})` : ''}. Choose another ID or name; proxmox_list_vms shows the ones in use.`;
+      // Only a guest's ID is what the guest lists show.
+      text = `Already exists: ${err.message}${err.errors ? ` (${Object.values(err.errors).join('; ')})` : ''}. ${/\/(?:qemu|lxc)$|\/clone$/.test(err.path) ? 'Choose another ID or name; proxmox_list_vms shows the ones in use.' : 'Choose another name.'}`;
       break;
     case 'permission':
       data.privilege = err.privilege;

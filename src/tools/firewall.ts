@@ -118,11 +118,11 @@ const getFirewall = defineTool({
     if (a.section === 'aliases' || a.section === 'refs') only(['datacenter', 'guest']);
     if (a.section === 'ipsets') {
       only(['datacenter', 'guest']);
-      path = `${level.base}/ipset${a.name ? `/${a.name}` : ''}`;
+      path = `${level.base}/ipset${a.name ? `/${encodeURIComponent(a.name)}` : ''}`;
     }
     if (a.section === 'groups') {
       only(['datacenter']);
-      path = `${level.base}/groups${a.name ? `/${a.name}` : ''}`;
+      path = `${level.base}/groups${a.name ? `/${encodeURIComponent(a.name)}` : ''}`;
     }
     if (a.section === 'log') {
       only(['node', 'guest']);
@@ -201,7 +201,7 @@ const editRule = defineTool({
   name: 'proxmox_edit_firewall_rule',
   title: 'Edit firewall rule',
   description:
-    "Adds, updates, moves or deletes a firewall rule: a guest's with vmid, a node's with node, a security group's with group, else the datacenter's. add puts the rule first (pos 0), enabled unless enable: false; update, move (to moveto) and delete take its pos, and digest refuses the change if the rules changed since read. action is ACCEPT, DROP, REJECT, or the security group of a group rule. A change that would cut this server's management path is refused unless allowLockout, which a human must confirm. Returns the rules after the change.",
+    "Adds, updates, moves or deletes a firewall rule: a guest's with vmid, a node's with node, a security group's with group, else the datacenter's. add puts the rule first (pos 0), enabled unless enable: false; update, move (before the rule at moveto) and delete take its pos, and digest refuses the change if the rules changed since read. action is ACCEPT, DROP, REJECT, or the security group of a group rule. A change that would cut this server's management path is refused unless allowLockout, which a human must confirm. Returns the rules after the change.",
   toolset: 'firewall',
   access: 'destructive',
   targets: (a) => ({ guests: [a.vmid], nodes: [a.node], lockout: a.allowLockout }),
@@ -233,7 +233,7 @@ const editRule = defineTool({
     const level = group
       ? {
           label: `security group ${group}`,
-          base: `/cluster/firewall/groups/${group}`,
+          base: `/cluster/firewall/groups/${encodeURIComponent(group)}`,
           kind: 'datacenter' as const,
         }
       : await levelOf(ctx, a);
@@ -251,10 +251,15 @@ const editRule = defineTool({
       await send(ctx, 'PUT', `${list}/${pos}`, { moveto, digest: fields.digest });
     else await send(ctx, 'DELETE', `${list}/${pos}`, { digest: fields.digest });
     const rules = (await get(ctx, list)) as Row[];
+    // PVE puts a moved rule before the one at `moveto`, counted before the move.
+    const landed =
+      pos === undefined || moveto === undefined
+        ? undefined
+        : Math.min(moveto > pos ? moveto - 1 : moveto, rules.length - 1);
     const done = {
       add: 'added',
       update: `${pos} updated`,
-      move: `${pos} moved to ${moveto}`,
+      move: `${pos} moved to ${landed}`,
       delete: `${pos} deleted`,
     }[change];
     return ok(
@@ -308,20 +313,25 @@ const editSet = defineTool({
       if (change === 'add')
         await send(ctx, 'POST', list, { name, cidr: need(cidr, 'cidr'), comment });
       else if (change === 'update')
-        await send(ctx, 'PUT', `${list}/${name}`, {
+        await send(ctx, 'PUT', `${list}/${encodeURIComponent(name)}`, {
           cidr: need(cidr, 'cidr'),
           rename,
           comment,
           digest,
         });
-      else await send(ctx, 'DELETE', `${list}/${name}`, { digest });
+      else await send(ctx, 'DELETE', `${list}/${encodeURIComponent(name)}`, { digest });
     } else if (a.kind === 'entry') {
-      list = `${level.base}/ipset/${name}`;
+      list = `${level.base}/ipset/${encodeURIComponent(name)}`;
       if (change === 'add')
         await send(ctx, 'POST', list, { cidr: need(cidr, 'cidr'), nomatch, comment });
       else if (change === 'update')
-        await send(ctx, 'PUT', `${list}/${need(cidr, 'cidr')}`, { nomatch, comment, digest });
-      else await send(ctx, 'DELETE', `${list}/${need(cidr, 'cidr')}`, { digest });
+        await send(ctx, 'PUT', `${list}/${encodeURIComponent(need(cidr, 'cidr'))}`, {
+          nomatch,
+          comment,
+          digest,
+        });
+      else
+        await send(ctx, 'DELETE', `${list}/${encodeURIComponent(need(cidr, 'cidr'))}`, { digest });
     } else {
       const group = a.kind === 'group';
       list = group ? `${level.base}/groups` : `${level.base}/ipset`;
@@ -335,7 +345,7 @@ const editSet = defineTool({
           comment,
           digest,
         });
-      else await send(ctx, 'DELETE', `${list}/${name}`, group ? {} : { force });
+      else await send(ctx, 'DELETE', `${list}/${encodeURIComponent(name)}`, group ? {} : { force });
     }
     const items = (await get(ctx, list)) as Row[];
     const keys = [...new Set(items.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'digest');

@@ -27,8 +27,22 @@ export function concretePath(op: ContractOperation, upid: string): string {
     sid: 'vm:100',
     snapname: lxc ? 'pre-grafana-11' : 'before-upgrade',
     service: 'pveproxy',
-    group: 'prefer-pve1',
+    // An HA group, or the firewall's security group.
+    group: op.path.startsWith('/cluster/firewall') ? 'webserver' : 'prefer-pve1',
     rule: 'ha-group-prefer-pve1',
+    // Firewall: rule 0, an alias and an IP set with one of its entries, at the datacenter or
+    // on the guest (VM 100, CT 200).
+    pos: '0',
+    name: op.path.startsWith('/cluster/firewall')
+      ? op.path.includes('/aliases')
+        ? 'office'
+        : 'blacklist'
+      : op.path.includes('/aliases')
+        ? lxc
+          ? 'lan'
+          : 'proxy'
+        : 'ipfilter-net0',
+    cidr: op.path.startsWith('/cluster/firewall') ? '192.0.2.66' : lxc ? '10.0.0.53' : '10.0.1.102',
     // A backup job, or VM 102's replication job (from pve1).
     id: op.path.startsWith('/cluster/backup') ? 'backup-5f2a9c1e-8d3b' : '102-0',
   };

@@ -178,6 +178,31 @@ describe('the lock-out check', () => {
     ).toMatch(/inbound policy DROP/);
   });
 
+  it('knows the blacklist, host addresses written with /32, and the datacenter trial switch', () => {
+    const ipsets = new Map([
+      ['management', [{ cidr: ME }]],
+      ['blacklist', []],
+    ]);
+    const on = state({ options: { enable: 1 }, ipsets });
+    expect(
+      cut(on, 'POST', '/cluster/firewall/ipset/{name}', {
+        name: 'blacklist',
+        cidr: '203.0.113.0/24',
+      }),
+    ).toMatch(/the IP set "blacklist" drops it before any rule/);
+    expect(
+      cut(on, 'DELETE', '/cluster/firewall/ipset/{name}/{cidr}', {
+        name: 'management',
+        cidr: `${ME}/32`,
+      }),
+    ).toMatch(/TCP 8006/);
+    // `enable` set to a timestamp is on (for 60 seconds): turning the policy to DROP is checked.
+    const trial = state({ options: { enable: 1796072031, policy_in: 'ACCEPT' } });
+    expect(cut(trial, 'PUT', '/cluster/firewall/options', { policy_in: 'DROP' })).toMatch(
+      /inbound policy DROP/,
+    );
+  });
+
   it('does not stand in the way of a cluster it already reads as closed', () => {
     const closed = state({ options: { enable: 1 } });
     expect(

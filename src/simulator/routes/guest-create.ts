@@ -488,6 +488,8 @@ export function cloneGuest(type: GuestType) {
       pool,
     );
     ctx.count('guest.create');
+    // The firewall config goes with it, before the task (pve-firewall clone_vmfw_conf).
+    cluster.firewall.cloneGuest(source.vmid, newid);
     const allocated: string[] = [];
     const kind = full ? 'full' : 'linked';
     const log = disks.map((d) => `create ${kind} clone of drive ${d.key} (${d.volid})`);

@@ -156,6 +156,8 @@ function destroyGuest(type: GuestType) {
         }
         cluster.guests.delete(vmid);
         cluster.poolRemove(vmid);
+        // qemu-server and pve-container remove its firewall config (remove_vmfw_conf).
+        cluster.firewall.removeGuest(vmid);
         if (purge && ha) {
           cluster.ha.delete(ha.sid);
           lines.push(

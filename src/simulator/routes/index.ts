@@ -4,6 +4,7 @@ import { accessRoutes } from './access.js';
 import { adminRoutes } from './admin.js';
 import { agentRoutes } from './agent.js';
 import { clusterRoutes } from './cluster.js';
+import { firewallRoutes } from './firewall.js';
 import { guestRoutes } from './guests.js';
 import { jobRoutes } from './jobs.js';
 import { nodeRoutes } from './nodes.js';
@@ -24,4 +25,5 @@ export const routes: Routes = {
   ...accessRoutes,
   ...adminRoutes,
   ...jobRoutes,
+  ...firewallRoutes,
 };
