@@ -71,7 +71,7 @@ export const concernsManagement = (op: ContractOperation) =>
 
 const asList = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 /** A firewall flag: `1`, or for the datacenter's `enable` a timestamp (PVE's 60-second trial). */
-const on = (v: unknown) => v === true || Number(v) > 0;
+const on = (v: unknown) => truthy(v) || Number(v) > 0;
 /** An address as PVE stores it: a single host without its /32 or /128. */
 const normal = (cidr: unknown) =>
   String(cidr)

@@ -196,6 +196,8 @@ describe('the lock-out check', () => {
         cidr: `${ME}/32`,
       }),
     ).toMatch(/TCP 8006/);
+    // PVE's other spellings of true turn it on as well.
+    expect(cut(state(), 'PUT', '/cluster/firewall/options', { enable: 'yes' })).toMatch(/TCP 8006/);
     // `enable` set to a timestamp is on (for 60 seconds): turning the policy to DROP is checked.
     const trial = state({ options: { enable: 1796072031, policy_in: 'ACCEPT' } });
     expect(cut(trial, 'PUT', '/cluster/firewall/options', { policy_in: 'DROP' })).toMatch(
