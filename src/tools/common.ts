@@ -111,6 +111,14 @@ export const hostname = z
   .max(63);
 export type TaskSummary = z.infer<typeof taskOutput>;
 
+/** What to try after a task that failed, for the failures that have a known way on. */
+function nextStep(type: string, exitstatus: string | undefined): string {
+  // QEMU and LXC shutdowns that ran out of time (qemu-server vm_stop, pve-container vm_shutdown).
+  if (/shutdown$/.test(type) && /got timeout|did not stop/.test(exitstatus ?? ''))
+    return `\nThe guest did not shut down within the timeout (its OS may ignore ACPI, or need longer): call again with a longer shutdownTimeout, or with forceStop: true to stop it hard after the timeout, or stop it with ${type.startsWith('vz') ? 'proxmox_stop_container' : 'proxmox_stop_vm'}.`;
+  return '';
+}
+
 function seconds(ms: number | undefined): string {
   return ms === undefined ? '' : ` in ${(ms / 1000).toFixed(1)}s`;
 }
@@ -164,7 +172,7 @@ export async function runTask(
   if (!outcome.ok) {
     const tail = outcome.logTail.filter((l) => !l.startsWith('TASK ')).slice(-5);
     throw new ToolError(
-      `${opts.what} failed: ${outcome.exitstatus}.${tail.length ? `\nLast log lines:\n${tail.map((l) => `  ${l}`).join('\n')}` : ''}\nTask ${task.upid}.`,
+      `${opts.what} failed: ${outcome.exitstatus}.${tail.length ? `\nLast log lines:\n${tail.map((l) => `  ${l}`).join('\n')}` : ''}${nextStep(task.info.type, outcome.exitstatus)}\nTask ${task.upid}.`,
       { upid: task.upid, exitstatus: outcome.exitstatus },
     );
   }
@@ -174,6 +182,19 @@ export async function runTask(
   const warnings = outcome.warnings.length
     ? ` with ${outcome.warnings.length} warning(s): ${outcome.warnings.join('; ')}`
     : '';
+  // A shutdown with forceStop that ran out of time ends OK, though the guest was killed.
+  const killed = outcome.logTail.find((l) => /terminating now with SIG(?:TERM|KILL)/.test(l));
+  if (killed)
+    return {
+      summary: {
+        upid: task.upid,
+        status: 'completed',
+        exitstatus: outcome.exitstatus,
+        durationMs: outcome.durationMs,
+        warnings: [...outcome.warnings, killed],
+      },
+      text: `${opts.what}: done${seconds(outcome.durationMs)}${warnings}, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost.`,
+    };
   return {
     summary: {
       upid: task.upid,

@@ -10,6 +10,15 @@ function guestFromPath(path: string): { kind: string; vmid: string } | undefined
   return m ? { kind: kindOf(m[1], true), vmid: m[2] as string } : undefined;
 }
 
+/** Where to see what exists, for things a request names that may be missing. */
+const LISTS: Record<string, string> = {
+  pool: 'List pools with proxmox_list_pools.',
+  storage: 'List storages with proxmox_list_storage.',
+  bridge: "List a node's bridges with proxmox_list_node_networks.",
+  snapshot: 'List snapshots with proxmox_list_snapshots.',
+  user: 'List users with proxmox_list_users.',
+};
+
 /** Text and data for an error the user can act on; undefined for bugs, which are rethrown. */
 export function describeError(
   err: unknown,
@@ -22,11 +31,25 @@ export function describeError(
   const data: Record<string, unknown> = { kind: err.kind, status: err.status };
   let text: string;
   switch (err.kind) {
-    case 'not_found':
+    case 'not_found': {
+      // What PVE says is missing may be something the request names besides the guest (a pool
+      // to clone into, a storage, a bridge), not the guest of the path.
+      const missing =
+        /\b(pool|storage|bridge|snapshot|disk|ipset|alias|group|user|role|realm)\s+'([^']+)'\s+does not exist/i.exec(
+          err.message,
+        );
+      if (missing) {
+        const [, what, name] = missing as unknown as [string, string, string];
+        data.missing = { [what.toLowerCase()]: name };
+        const list = LISTS[what.toLowerCase()];
+        text = `The ${what.toLowerCase()} '${name}' does not exist (${err.message}).${list ? ` ${list}` : ''}`;
+        break;
+      }
       text = guest
         ? `${who} was not found (${err.message}). It may have been deleted or moved; list guests with proxmox_list_vms or proxmox_list_containers.`
         : `Not found: ${err.message}.`;
       break;
+    }
     case 'already_exists':
       // Only a guest's ID is what the guest lists show.
       text = `Already exists: ${err.message}${err.errors ? ` (${Object.values(err.errors).join('; ')})` : ''}. ${/\/(?:qemu|lxc)$|\/clone$/.test(err.path) ? 'Choose another ID or name; proxmox_list_vms shows the ones in use.' : 'Choose another name.'}`;

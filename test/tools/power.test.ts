@@ -34,6 +34,28 @@ describe('power', () => {
     expect(again.text).toMatch(/already running; nothing to do/);
   });
 
+  it('says when a shutdown runs out of time, what to try, and when a forced one killed the guest', async () => {
+    // VM 106 ignores ACPI shutdown requests.
+    const timedOut = await h.call('proxmox_shutdown_vm', { vmid: 106, shutdownTimeout: 5 });
+    expect(timedOut.isError).toBe(true);
+    expect(timedOut.text).toMatch(
+      /failed: VM quit\/powerdown failed - got timeout\.\n(?:.*\n)*The guest did not shut down within the timeout .*: call again with a longer shutdownTimeout, or with forceStop: true to stop it hard after the timeout, or stop it with proxmox_stop_vm\.\nTask UPID:/,
+    );
+    const forced = await h.call('proxmox_shutdown_vm', {
+      vmid: 106,
+      shutdownTimeout: 5,
+      forceStop: true,
+    });
+    expect(forced.isError, forced.text).toBeFalsy();
+    expect(forced.text).toMatch(
+      /: done in \d+\.\ds, but not cleanly: it did not shut down within the timeout and was stopped hard \(VM still running - terminating now with SIGTERM\); unsaved data in it may be lost\.$/,
+    );
+    expect(forced.structured?.warnings).toEqual([
+      'VM still running - terminating now with SIGTERM',
+    ]);
+    await h.call('proxmox_start_vm', { vmid: 106 });
+  });
+
   it('suspends a container by checkpoint (it stops) and resumes it; a running one needs nothing', async () => {
     const running = await h.call('proxmox_resume_container', { vmid: 202 });
     expect(running.text).toMatch(/Container 202 \(ct-monitor\) is already running; nothing to do/);
