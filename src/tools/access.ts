@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { type AnyTool, defineTool, ok } from './define.js';
 import { table } from './render.js';
+import { TOOLSET_TABLE, TOOLSETS, type ToolsetInfo } from './toolsets.js';
 
 /** What each toolset needs, to tell which will work with the credentials. */
 const NEEDS: [string, string, string][] = [
@@ -33,6 +34,9 @@ const whoami = defineTool({
     permissions: z.record(z.string(), z.array(z.string())),
     can: z.array(z.string()),
     cannot: z.array(z.string()),
+    toolsets: z.array(
+      z.object({ toolset: z.string(), works: z.boolean(), needs: z.array(z.string()) }),
+    ),
   }),
   async run(args, ctx) {
     const raw = await ctx.pve.access.permissions(args.path ? { path: args.path } : {});
@@ -50,15 +54,40 @@ const whoami = defineTool({
     const cannot = NEEDS.filter(([priv, path]) => !holds(priv, path)).map(
       ([priv, path, what]) => `${what} (needs ${priv} on ${path})`,
     );
+    const toolsets = TOOLSETS.map((toolset) => {
+      const needs = (TOOLSET_TABLE[toolset] as ToolsetInfo).privileges
+        .filter(([priv, path]) => !holds(priv, path))
+        .map(([priv, path]) => `${priv} on ${path}`);
+      return { toolset, works: needs.length === 0, needs };
+    });
+    // Paths holding the same privileges are listed once: a root token holds them all everywhere.
+    const groups = new Map<string, string[]>();
+    for (const [path, privs] of Object.entries(permissions)) {
+      const key = privs.join(', ') || '(none)';
+      groups.set(key, [...(groups.get(key) ?? []), path]);
+    }
     const identity = ctx.pve.client.auth.identity;
+    const works = toolsets.filter((t) => t.works).map((t) => t.toolset);
+    const missing = toolsets.filter((t) => !t.works);
     const text = [
       `Acting as ${identity} in cluster '${ctx.cluster}'.`,
-      ...Object.entries(permissions).map(([p, privs]) => `${p}: ${privs.join(', ') || '(none)'}`),
       args.path
         ? ''
-        : `Can: ${can.join('; ') || 'nothing of the usual'}.${cannot.length ? ` Cannot: ${cannot.join('; ')}.` : ''}`,
+        : [
+            `Toolsets that work: ${works.join(', ') || 'none'}.`,
+            missing.length
+              ? `Not: ${missing.map((t) => `${t.toolset} (needs ${t.needs.join(', ')})`).join('; ')}.`
+              : '',
+            `Can: ${can.join('; ') || 'nothing of the usual'}.${cannot.length ? ` Cannot: ${cannot.join('; ')}.` : ''}`,
+          ]
+            .filter(Boolean)
+            .join('\n'),
+      ...[...groups].map(([privs, paths]) => {
+        const count = privs === '(none)' ? 0 : privs.split(', ').length;
+        return `${paths.join(', ')}: ${count} privilege${count === 1 ? '' : 's'}: ${privs}`;
+      }),
     ].filter(Boolean);
-    return ok({ identity, permissions, can, cannot }, text.join('\n'));
+    return ok({ identity, permissions, can, cannot, toolsets }, text.join('\n'));
   },
 });
 
