@@ -1,7 +1,9 @@
 /** The `backup` toolset: back up now, list backups, restore, delete a backup. */
 import { z } from 'zod';
+import { volumeOwner } from '../contract/targets.js';
 import { idAndName, kindOf } from '../pve/index.js';
 import {
+  hostname,
   node,
   optionalNode,
   resolveGuest,
@@ -166,7 +168,7 @@ const restoreBackup = defineTool({
   name: 'proxmox_restore_backup',
   title: 'Restore backup',
   description:
-    'Restores a backup to a new vmid (from the cluster when omitted), or over the existing guest of that vmid with force, which replaces its disks and configuration.',
+    "Restores a backup to a new vmid (from the cluster when omitted), or over the existing guest of that vmid with force, which replaces its disks and configuration. To a new vmid the copy gets new MAC addresses (unique), the source's name with -restored (or name), and start at boot off (or onboot), so it does not clash with the source.",
   toolset: 'backup',
   access: 'destructive',
   targets: (a) => ({ ...guestTargets(a), volumes: [a.volid] }),
@@ -179,6 +181,9 @@ const restoreBackup = defineTool({
       .describe('Node to restore on; default: where the existing guest or the backup is'),
     storage: z.string().optional().describe('Storage for the restored disks'),
     force: z.boolean().default(false).describe('Overwrite the existing guest of that vmid'),
+    name: hostname.optional(),
+    unique: z.boolean().optional(),
+    onboot: z.boolean().optional(),
     start: z.boolean().default(false),
     timeout: waitTimeout.default(3_600),
   }),
@@ -215,12 +220,32 @@ const restoreBackup = defineTool({
     const storage =
       args.storage ?? (type === 'lxc' ? await containerStorage(ctx, target) : undefined);
     const id = args.vmid ?? (await ctx.pve.cluster.nextid());
+    // A copy beside its source must not take its identity: new MACs, a name of its own, and no
+    // start at boot (PVE applies options given with the archive over the backup's).
+    const copy = !existing;
+    const source = volumeOwner(args.volid);
+    const sourceName =
+      source === undefined
+        ? undefined
+        : (await ctx.pve.guestIndex({ signal: ctx.signal })).get(source)?.name;
+    const name =
+      args.name ?? (copy && sourceName ? `${sourceName}-restored`.slice(0, 63) : undefined);
+    const unique = args.unique ?? copy;
+    const onboot = args.onboot ?? (copy ? false : undefined);
     const task = await ctx.pve.backups.restore(type, target, id, args.volid, {
       storage,
       force: args.force || undefined,
       start: args.start || undefined,
+      unique: unique || undefined,
+      ...(name ? { [type === 'lxc' ? 'hostname' : 'name']: name } : {}),
+      ...(onboot === undefined ? {} : { onboot }),
     });
-    const what = `Restore ${args.volid.split('/').pop()} to ${kindOf(type)} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}`;
+    const changed = [
+      unique && 'new MAC addresses',
+      name && `name ${name}`,
+      onboot === false && 'start at boot off',
+    ].filter(Boolean);
+    const what = `Restore ${args.volid.split('/').pop()} to ${kindOf(type)} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}${changed.length ? `, with ${changed.join(', ')}` : ''}`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,

@@ -116,6 +116,24 @@ describe('restore', () => {
     });
   });
 
+  it('applies options given with the archive over the backup (qemu-server override_conf)', async () => {
+    const [vol] = await backups(100);
+    const res = await sim.task('POST', '/nodes/pve1/qemu', {
+      vmid: 171,
+      archive: vol?.volid ?? '',
+      storage: 'local-lvm',
+      name: 'web-01-copy',
+      onboot: 0,
+      unique: 1,
+    });
+    expect(res.exitstatus).toBe('OK');
+    const cfg = await sim.data<Record<string, unknown>>('GET', '/nodes/pve1/qemu/171/config');
+    expect(cfg).toMatchObject({ name: 'web-01-copy', onboot: 0, cores: 2 });
+    const source = await sim.data<Record<string, unknown>>('GET', '/nodes/pve1/qemu/100/config');
+    expect(String(cfg.net0).split(',')[0]).not.toBe(String(source.net0).split(',')[0]);
+    await sim.task('DELETE', '/nodes/pve1/qemu/171');
+  });
+
   it('refuses to restore over an existing vmid without force, and over a running one even with it', async () => {
     const [vol] = await backups(100);
     const taken = await sim.call('POST', '/nodes/pve1/qemu', {

@@ -32,9 +32,20 @@ describe('backup', () => {
     expect(restored.isError, restored.text).toBeFalsy();
     // No storage given: PVE would pick `local`, which holds no containers; the tool picks one.
     expect(restored.text).toMatch(
-      /^Restore vzdump-lxc-200-.* to container \d+ on pve1, disks on (local-lvm|tank) \(chosen: it holds containers and has the most room\): done/,
+      /^Restore vzdump-lxc-200-.* to container \d+ on pve1, disks on (local-lvm|tank) \(chosen: it holds containers and has the most room\), with /,
     );
     expect(restored.structured?.storage).toMatch(/^(local-lvm|tank)$/);
+    // A copy beside its source takes no identity of it: new MACs, its own name, no start at boot.
+    expect(restored.text).toMatch(
+      /, with new MAC addresses, name ct-dns-restored, start at boot off: done/,
+    );
+    const copy = h.sim.sim.cluster.guests.get(restored.structured?.vmid as number);
+    const source = h.sim.sim.cluster.guests.get(200);
+    expect(copy?.config.hostname).toBe('ct-dns-restored');
+    expect(copy?.config.onboot).toBe('0');
+    const mac = (net?: string) => /hwaddr=([0-9A-F:]+)/i.exec(net ?? '')?.[1];
+    expect(mac(copy?.config.net0)).toBeDefined();
+    expect(mac(copy?.config.net0)).not.toBe(mac(source?.config.net0));
     // A protected backup is refused before anything is sent (PVE's task would fail on it).
     const stored = h.sim.sim.cluster.volume('pve1', volid);
     if (stored) stored.protected = true;

@@ -298,6 +298,12 @@ export function restoreGuest(
             ? regenerateMac(cluster, type, vmid, key, value)
             : value;
       }
+      // Options given with the archive win over the backup's (qemu-server
+      // restore_merge_config with override_conf; pve-container restore_configuration).
+      const given = configEntries(ctx, { type, vmid, node }, allocated);
+      if (type === 'lxc' && Object.keys(given).length)
+        lines.push('merging backed-up and given configuration..');
+      Object.assign(config, given);
       guest.config = config;
       guest.snapshots.clear();
       guest.pending = {};
