@@ -36,6 +36,8 @@ export interface TaskOutcome {
   logTail: string[];
   /** How long the wait lasted. */
   durationMs: number;
+  /** How long the task itself ran, from its start and end times on the node, when known. */
+  taskDurationMs?: number;
   timedOut: boolean;
 }
 
@@ -128,6 +130,7 @@ export async function waitForTask(
       await readLog();
       // What the task changed is done now: facts read while it ran are out of date.
       client.changed();
+      const taskDurationMs = await ranFor(client, parsed, opts.signal);
       return {
         upid,
         node: parsed.node,
@@ -138,6 +141,7 @@ export async function waitForTask(
         warnings: lines.filter((l) => /^WARN(ING)?: /.test(l)),
         logTail: lines.slice(-TAIL),
         durationMs: Date.now() - started,
+        ...(taskDurationMs === undefined ? {} : { taskDurationMs }),
         timedOut: false,
       };
     }
@@ -156,6 +160,36 @@ export async function waitForTask(
     }
     await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), opts.signal);
     delay = Math.min(maxPoll, Math.round(delay * 1.5));
+  }
+}
+
+/**
+ * How long an ended task ran: its end time from the node's task list (the status has none), less
+ * its start time. Undefined when it cannot be read: the answer does without it.
+ */
+async function ranFor(
+  client: PveClient,
+  task: Upid,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  try {
+    const rows = await client.call(
+      'GET /nodes/{node}/tasks',
+      {
+        node: task.node,
+        since: task.starttime,
+        until: task.starttime,
+        typefilter: task.type,
+        // Just ended, it may still be in the active list.
+        source: 'all',
+        limit: 50,
+      },
+      { signal },
+    );
+    const row = rows.find((r) => r.upid === task.upid) as { endtime?: number } | undefined;
+    return row?.endtime === undefined ? undefined : (row.endtime - task.starttime) * 1000;
+  } catch {
+    return undefined;
   }
 }
 

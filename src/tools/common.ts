@@ -123,6 +123,12 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? '' : ` in ${(ms / 1000).toFixed(1)}s`;
 }
 
+/** How long a task ran, as its node tells; else how long it was waited for, said so. */
+const took = (o: TaskOutcome) =>
+  o.taskDurationMs === undefined
+    ? ` (waited ${(o.durationMs / 1000).toFixed(1)}s)`
+    : seconds(o.taskDurationMs);
+
 /**
  * Starts a task and, unless the timeout is 0, waits for it while streaming its log as progress.
  * A failed task throws a ToolError quoting the log's last lines; a wait that runs out answers
@@ -190,20 +196,20 @@ export async function runTask(
         upid: task.upid,
         status: 'completed',
         exitstatus: outcome.exitstatus,
-        durationMs: outcome.durationMs,
+        durationMs: outcome.taskDurationMs ?? outcome.durationMs,
         warnings: [...outcome.warnings, killed],
       },
-      text: `${opts.what}: done${seconds(outcome.durationMs)}${warnings}, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost.`,
+      text: `${opts.what}: done${took(outcome)}${warnings}, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost.`,
     };
   return {
     summary: {
       upid: task.upid,
       status: 'completed',
       exitstatus: outcome.exitstatus,
-      durationMs: outcome.durationMs,
+      durationMs: outcome.taskDurationMs ?? outcome.durationMs,
       ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}),
     },
-    text: `${opts.what}: done${seconds(outcome.durationMs)}${warnings}.`,
+    text: `${opts.what}: done${took(outcome)}${warnings}.`,
   };
 }
 

@@ -26,6 +26,23 @@ describe('tasks', () => {
     expect(w.structured).toMatchObject({ status: 'completed', exitstatus: 'OK', type: 'qmstop' });
   });
 
+  it("reports a task's own duration, not how long it was waited for", async () => {
+    // A task of a simulated minute and a half, ended before anyone waits for it.
+    h.sim.sim.tasks.durationScale = 1;
+    const r = await h.call('proxmox_shutdown_vm', {
+      vmid: 106,
+      shutdownTimeout: 90,
+      forceStop: true,
+      timeout: 0,
+    });
+    h.sim.sim.tasks.durationScale = 0;
+    h.sim.sim.runTasks();
+    const w = await h.call('proxmox_wait_task', { upid: r.structured?.upid });
+    expect(w.text).toMatch(/: done in 90\.0s, but not cleanly/);
+    expect(w.structured?.durationMs).toBe(90_000);
+    await h.call('proxmox_start_vm', { vmid: 106 });
+  });
+
   it('answers "still running" when the wait runs out, and the task can be stopped', async () => {
     // The task takes its time: the clock stands still until moved.
     h.sim.sim.tasks.durationScale = 1;
