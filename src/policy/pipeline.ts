@@ -8,7 +8,7 @@
 import type { Config } from '../config/schema.js';
 import type { Interceptor, PveApi } from '../pve/index.js';
 import { plannedUpid } from '../pve/index.js';
-import type { AnyTool, ToolContext, ToolResult } from '../tools/define.js';
+import type { AnyTool, Progress, ToolContext, ToolResult } from '../tools/define.js';
 import { describeError } from '../tools/errors.js';
 import { type AuditLog, type Decision, type Outcome, redactArgs } from './audit.js';
 import { requestKey, requestPath, type WireGuard } from './guard.js';
@@ -69,7 +69,7 @@ export interface Call {
   /** The OAuth scopes the call's access token grants, when it came with one. */
   scopes?: string[];
   /** Sends a progress note; absent when the client asked for none. */
-  progress?: (message: string) => Promise<void>;
+  progress?: (message: string, of?: Progress) => Promise<void>;
   /** Present when the client can ask its user. */
   human?: Human;
 }
@@ -148,9 +148,9 @@ export class Pipeline {
       cluster: clusterName,
       signal: c.signal,
       guard: (guest) => guardGuest(policy, guest),
-      async progress(message) {
+      async progress(message, of) {
         // A lost progress note must not fail the call.
-        await c.progress?.(cleanText(message, redact).slice(0, 500)).catch(() => undefined);
+        await c.progress?.(cleanText(message, redact).slice(0, 500), of).catch(() => undefined);
       },
     };
 

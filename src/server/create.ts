@@ -239,7 +239,10 @@ function registerTool(
           }
         : undefined;
       const token = ctx.mcpReq._meta?.progressToken;
+      // Progress must grow with every note: a count of notes until a total is known, then the
+      // amount done (notes without one move it on by a hair).
       let step = 0;
+      let total: number | undefined;
       const answer = await pipeline.call({
         tool,
         args,
@@ -258,11 +261,19 @@ function registerTool(
         progress:
           token === undefined
             ? undefined
-            : (message) =>
-                ctx.mcpReq.notify({
+            : (message, of) => {
+                if (of) total = of.total;
+                step = of && of.done > step ? of.done : step + (total === undefined ? 1 : 0.001);
+                return ctx.mcpReq.notify({
                   method: 'notifications/progress',
-                  params: { progressToken: token, progress: ++step, message },
-                }),
+                  params: {
+                    progressToken: token,
+                    progress: Number(step.toFixed(3)),
+                    ...(total === undefined ? {} : { total }),
+                    message,
+                  },
+                });
+              },
       });
       return toResult(answer);
     },

@@ -118,6 +118,7 @@ const bulkGuests = defineTool({
           finished++;
           await ctx.progress(
             `${finished}/${queue.length}: ${kindOf(base.type)} ${base.vmid} ${base.name}: ${entry.result}${entry.detail ? ` (${entry.detail})` : ''}`,
+            { done: finished, total: queue.length },
           );
         });
       }

@@ -15,7 +15,7 @@ import {
   type TaskRef,
 } from '../pve/index.js';
 import { sleep } from '../pve/sleep.js';
-import type { ToolContext } from './define.js';
+import type { Progress, ToolContext } from './define.js';
 
 /** A failure the user can act on; the server turns it into an `isError` result. */
 export class ToolError extends Error {
@@ -123,6 +123,19 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? '' : ` in ${(ms / 1000).toFixed(1)}s`;
 }
 
+// Tasks whose logs count their way to 100%: backups and restores (`INFO:  25% (…)`, `progress 25%
+// (read …)`), clones, disk moves and migrations (`transferred … (25.00%)`), downloads.
+const PERCENT_TASKS =
+  /^(?:vzdump|qmrestore|vzrestore|qmclone|vzclone|qmmove|move_volume|qmigrate|vzmigrate|imgcopy|download)$/;
+
+/** How far a task got, from a log line that says so. */
+function percentOf(type: string, line: string): Progress | undefined {
+  if (!PERCENT_TASKS.test(type)) return undefined;
+  const m = /(?:^|[\s(])(\d{1,3}(?:\.\d+)?)%/.exec(line);
+  const done = m ? Number(m[1]) : Number.NaN;
+  return done >= 0 && done <= 100 ? { done, total: 100 } : undefined;
+}
+
 /** How long a task ran, as its node tells; else how long it was waited for, said so. */
 const took = (o: TaskOutcome) =>
   o.taskDurationMs === undefined
@@ -155,7 +168,7 @@ export async function runTask(
     outcome = await task.wait({
       timeoutMs: opts.timeout * 1000,
       signal: ctx.signal,
-      onProgress: (e) => void ctx.progress(e.line),
+      onProgress: (e) => void ctx.progress(e.line, percentOf(task.info.type, e.line)),
     });
   } catch (err) {
     if (ctx.signal.aborted)

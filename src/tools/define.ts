@@ -38,13 +38,22 @@ export const guestTargets = (a: {
   pool?: string;
 }): ToolTargets => ({ guests: [a.vmid, a.newid], nodes: [a.node, a.target], pools: [a.pool] });
 
+/** How far a call got: `done` of `total`. */
+export interface Progress {
+  done: number;
+  total: number;
+}
+
 export interface ToolContext {
   pve: PveApi;
   /** The cluster's configured name. */
   cluster: string;
   signal: AbortSignal;
-  /** Reports progress of a long call to the client, when it asked for it. */
-  progress(message: string): Promise<void>;
+  /**
+   * Reports progress of a long call to the client, when it asked for it; `of` when how far it got
+   * is known (guests done of guests chosen, a task's percentage).
+   */
+  progress(message: string, of?: Progress): Promise<void>;
   /**
    * Throws when policy forbids changing this guest (protected, out of scope): for tools that act
    * on many guests, whose targets are not known before they run.

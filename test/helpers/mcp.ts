@@ -29,7 +29,7 @@ export interface McpHarness {
   call(
     name: string,
     args?: Record<string, unknown>,
-    opts?: { onprogress?: (p: { progress: number; message?: string }) => void },
+    opts?: { onprogress?: (p: { progress: number; total?: number; message?: string }) => void },
   ): Promise<ToolAnswer>;
   close(): Promise<void>;
 }

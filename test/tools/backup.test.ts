@@ -28,7 +28,19 @@ describe('backup', () => {
       volid: string;
     }[];
     const volid = backups[0]?.volid ?? '';
-    const restored = await h.call('proxmox_restore_backup', { volid });
+    const shares: string[] = [];
+    const restored = await h.call(
+      'proxmox_restore_backup',
+      { volid },
+      { onprogress: (p) => p.total !== undefined && shares.push(`${p.progress}/${p.total}`) },
+    );
+    // The restore's own percentages, as its log counts them.
+    expect(shares.filter((s) => /^\d+\/100$/.test(s))).toEqual([
+      '25/100',
+      '50/100',
+      '75/100',
+      '100/100',
+    ]);
     expect(restored.isError, restored.text).toBeFalsy();
     // No storage given: PVE would pick `local`, which holds no containers; the tool picks one.
     expect(restored.text).toMatch(
