@@ -65,7 +65,7 @@ function listTool(type: GuestType, name: string, title: string) {
   return defineTool({
     name,
     title,
-    description: `Lists ${type === 'qemu' ? 'virtual machines' : 'LXC containers'} with node, status, CPU and memory; filterable by node, status, tag, pool and name; paged.`,
+    description: `Lists ${type === 'qemu' ? 'virtual machines' : 'LXC containers'} with node, status, CPU use, tags and pool (memory in the structured rows); filterable by node, status, tag, pool and name; paged.`,
     toolset: 'core',
     access: 'read',
     input: z.object(listFilters),

@@ -15,8 +15,10 @@ describe('guests', () => {
       100, 101, 102, 103, 104, 105, 106, 107, 9000,
     ]);
     const lines = all.text.split('\n');
-    expect(lines[0]).toMatch(/^VMID +NAME +NODE +STATUS +CPU +MEM$/);
-    expect(lines[1]).toMatch(/^100 +web-01 +pve1 +running +\d/);
+    expect(lines[0]).toMatch(/^VMID +NAME +NODE +STATUS +CPU +TAGS$/);
+    // Tags and, after @, the pool: how production and protected guests are told apart.
+    expect(lines[1]).toMatch(/^100 +web-01 +pve1 +running +\d+% +prod,web@production$/);
+    expect(lines[3]).toMatch(/^102 +db-01 .* db,prod,protected@production$/);
     const byTag = await h.call('proxmox_list_vms', { tag: 'prod', status: 'running' });
     expect(((byTag.structured?.items ?? []) as { vmid: number }[]).map((r) => r.vmid)).toEqual([
       100, 101, 102,
