@@ -64,7 +64,13 @@ const backupNow = defineTool({
     protected: z.boolean().default(false).describe('Protect the backup from pruning and deletion'),
     timeout: waitTimeout.default(3_600),
   }),
-  output: z.object({ vmid: z.number(), node: z.string(), storage: z.string(), ...taskFields }),
+  output: z.object({
+    vmid: z.number(),
+    node: z.string(),
+    storage: z.string(),
+    volid: z.string().optional(),
+    ...taskFields,
+  }),
   async run(args, ctx) {
     const guest = await resolveGuest(ctx, args.vmid);
     let storage = args.storage;
@@ -89,7 +95,22 @@ const backupNow = defineTool({
       timeout: args.timeout,
       what,
     });
-    return ok({ vmid: guest.vmid, node: guest.node, storage, ...summary }, text);
+    // The new backup, for a restore or a deletion to name: the guest's newest on that storage.
+    const volid =
+      summary.status === 'completed'
+        ? (
+            await ctx.pve.storage.content(guest.node, storage, {
+              content: 'backup',
+              vmid: guest.vmid,
+            })
+          )
+            .filter((v) => v.volid)
+            .sort((a, b) => (b.ctime ?? 0) - (a.ctime ?? 0))[0]?.volid
+        : undefined;
+    return ok(
+      { vmid: guest.vmid, node: guest.node, storage, ...(volid ? { volid } : {}), ...summary },
+      volid ? `${text} Backup ${volid}.` : text,
+    );
   },
 });
 

@@ -212,7 +212,7 @@ export async function runTask(
         durationMs: outcome.taskDurationMs ?? outcome.durationMs,
         warnings: [...outcome.warnings, killed],
       },
-      text: `${opts.what}: done${took(outcome)}${warnings}, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost.`,
+      text: `${opts.what}: done${took(outcome)}${warnings}, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost. Task ${task.upid}.`,
     };
   return {
     summary: {
@@ -222,7 +222,8 @@ export async function runTask(
       durationMs: outcome.taskDurationMs ?? outcome.durationMs,
       ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}),
     },
-    text: `${opts.what}: done${took(outcome)}${warnings}.`,
+    // The task's id, for its log and status later (proxmox_get_task_status).
+    text: `${opts.what}: done${took(outcome)}${warnings}. Task ${task.upid}.`,
   };
 }
 

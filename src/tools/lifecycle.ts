@@ -142,7 +142,7 @@ const createVm = defineTool({
       pool: args.pool,
       start: args.start || undefined,
     });
-    const what = `Create VM ${id} (${args.name}) on ${target}, ${args.cores} cores, ${args.memory} MiB, ${args.diskSize} GiB on ${storage}`;
+    const what = `Create VM ${id} (${args.name}) on ${target}, ${args.cores} cores, ${args.memory} MiB, ${args.diskSize} GiB on ${storage}${args.start ? ', and start it' : ''}`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,
@@ -285,7 +285,7 @@ const createContainer = defineTool({
       pool: args.pool,
       start: args.start || undefined,
     });
-    const what = `Create container ${id} (${args.hostname}) on ${args.node} from ${template.split('/').pop()}`;
+    const what = `Create container ${id} (${args.hostname}) on ${args.node} from ${template.split('/').pop()}${args.start ? ', and start it' : ''}`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,

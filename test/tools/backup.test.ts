@@ -20,6 +20,11 @@ describe('backup', () => {
     const backups = list.structured?.backups as { volid: string; notes?: string }[];
     expect(backups[0]?.notes).toBe('ci-runner before change');
     expect(backups).toHaveLength(1);
+    // The answer names the new backup, for a restore or a deletion.
+    expect(r.structured?.volid).toBe(backups[0]?.volid);
+    expect(r.text).toMatch(
+      /: done in \d+\.\ds\. Task UPID:\S+\. Backup backup-nfs:backup\/vzdump-qemu-105-[\d_-]+\.vma\.zst\.$/,
+    );
   });
 
   it('restores to a new id, refuses to overwrite without force, deletes a backup', async () => {

@@ -27,7 +27,9 @@ describe('power', () => {
     expect(r.structured?.upid).toMatch(
       /^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:103:root@pam!simulator:$/,
     );
-    expect(r.text).toMatch(/^Start VM 103 \(win-app\) on pve1: done in \d+\.\ds\.$/);
+    expect(r.text).toMatch(
+      /^Start VM 103 \(win-app\) on pve1: done in \d+\.\ds\. Task UPID:pve1:[0-9A-F:]+:qmstart:103:root@pam!simulator:\.$/,
+    );
     expect(progress[0]).toBe('Start VM 103 (win-app) on pve1: task qmstart started');
     expect(progress).toContain('TASK OK');
     const again = await h.call('proxmox_start_vm', { vmid: 103 });
@@ -48,7 +50,7 @@ describe('power', () => {
     });
     expect(forced.isError, forced.text).toBeFalsy();
     expect(forced.text).toMatch(
-      /: done in \d+\.\ds, but not cleanly: it did not shut down within the timeout and was stopped hard \(VM still running - terminating now with SIGTERM\); unsaved data in it may be lost\.$/,
+      /: done in \d+\.\ds, but not cleanly: it did not shut down within the timeout and was stopped hard \(VM still running - terminating now with SIGTERM\); unsaved data in it may be lost\. Task UPID:\S+\.$/,
     );
     expect(forced.structured?.warnings).toEqual([
       'VM still running - terminating now with SIGTERM',

@@ -27,7 +27,12 @@ describe('provision', () => {
       storage: 'local-lvm',
       status: 'completed',
     });
+    expect(r.text).toMatch(
+      /^Create container 108 \(ct-web\) on pve1 from .*, and start it: done in /,
+    );
     const info = await h.call('proxmox_get_container_info', { vmid: 108 });
+    // What an update of the configuration takes to refuse a change made in between.
+    expect(info.text).toMatch(/\ndigest: [0-9a-f]{40}$/);
     expect(info.structured).toMatchObject({ name: 'ct-web', memoryMiB: 1024, status: 'running' });
     expect(JSON.stringify(info.structured)).not.toContain('hunter22');
     const missing = await h.call('proxmox_create_container', {
