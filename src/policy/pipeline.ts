@@ -89,7 +89,8 @@ interface Plan {
 }
 
 export class Pipeline {
-  private readonly names: string[];
+  /** The configured clusters' names, the default one first. */
+  readonly names: string[];
 
   constructor(
     private readonly config: Config,
@@ -253,8 +254,14 @@ export class Pipeline {
    */
   async read<T>(
     fn: (ctx: ToolContext) => Promise<{ text: string; data: T }>,
+    /** The cluster to read, when not the default one. */
+    clusterName?: string,
   ): Promise<{ text: string; data?: T }> {
-    const cluster = this.names[0] as string;
+    if (clusterName !== undefined && !this.names.includes(clusterName))
+      return {
+        text: `There is no cluster named '${clusterName}' here (configured: ${this.names.join(', ')}).`,
+      };
+    const cluster = clusterName ?? (this.names[0] as string);
     const policy = this.deps.policies.get(cluster) as ClusterPolicy;
     const shared = this.deps.clusters.get(cluster) as PveApi;
     const guard = this.deps.guards.get(cluster) as WireGuard;

@@ -1,9 +1,14 @@
 /**
  * Resources (cluster status, a node, a guest, a task log, with completion of node names and
  * vmids) and prompts (health report, capacity planning, guided provisioning, triage).
- * Resources read the first configured cluster through the pipeline, as tools do.
+ * Resources read the first configured cluster through the pipeline, as tools do; with several
+ * clusters, each is also reachable as `proxmox://{cluster}/…`.
  */
-import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
+import {
+  type CompleteResourceTemplateCallback,
+  type McpServer,
+  ResourceTemplate,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Pipeline } from '../policy/pipeline.js';
 import { parseUpid } from '../pve/index.js';
@@ -18,8 +23,9 @@ export function registerResources(server: McpServer, pipeline: Pipeline): void {
   const answer = async (
     uri: URL,
     read: (ctx: ToolContext) => Promise<{ text: string; data: unknown }>,
+    cluster?: string,
   ): Promise<Contents> => {
-    const { text, data } = await pipeline.read(read);
+    const { text, data } = await pipeline.read(read, cluster);
     const contents = [{ uri: uri.href, mimeType: 'text/plain', text }];
     if (data !== undefined)
       contents.push({
@@ -29,96 +35,171 @@ export function registerResources(server: McpServer, pipeline: Pipeline): void {
       });
     return { contents };
   };
-  const nodeNames = (prefix: string) =>
-    pipeline.read(async ({ pve }) => ({
-      text: '',
-      data: (await pve.nodes.list()).map((n) => n.node).filter((n) => n.startsWith(prefix)),
-    }));
-  const vmids = (prefix: string) =>
-    pipeline.read(async ({ pve }) => ({
-      text: '',
-      data: [...(await pve.guestIndex()).keys()]
-        .map(String)
-        .filter((v) => v.startsWith(prefix))
-        .slice(0, 100),
-    }));
+  const nodeNames = (prefix: string, cluster?: string) =>
+    pipeline.read(
+      async ({ pve }) => ({
+        text: '',
+        data: (await pve.nodes.list()).map((n) => n.node).filter((n) => n.startsWith(prefix)),
+      }),
+      cluster,
+    );
+  const vmids = (prefix: string, cluster?: string) =>
+    pipeline.read(
+      async ({ pve }) => ({
+        text: '',
+        data: [...(await pve.guestIndex()).keys()]
+          .map(String)
+          .filter((v) => v.startsWith(prefix))
+          .slice(0, 100),
+      }),
+      cluster,
+    );
+  const multi = pipeline.names.length > 1;
+  const clusterOf = (vars: Record<string, string | string[]>) =>
+    vars.cluster === undefined ? undefined : String(vars.cluster);
+  /**
+   * Registers a resource for the default cluster at `proxmox://{path}`, and with several clusters
+   * for each at `proxmox://{cluster}/{path}`.
+   */
+  const register = (
+    name: string,
+    path: string,
+    meta: { title: string; description: string; mimeType: string },
+    complete: Record<string, (prefix: string, cluster?: string) => Promise<string[]>>,
+    read: (
+      uri: URL,
+      vars: Record<string, string | string[]>,
+      cluster?: string,
+    ) => Promise<Contents>,
+  ) => {
+    const completions = (cluster?: boolean): Record<string, CompleteResourceTemplateCallback> =>
+      Object.fromEntries(
+        Object.entries(complete).map(([v, fn]) => [
+          v,
+          (prefix: string, ctx?: { arguments?: Record<string, string> }) =>
+            fn(prefix, cluster ? ctx?.arguments?.cluster : undefined),
+        ]),
+      );
+    if (path.includes('{'))
+      server.registerResource(
+        name,
+        new ResourceTemplate(`proxmox://${path}`, { list: undefined, complete: completions() }),
+        meta,
+        (uri, vars) => read(uri, vars),
+      );
+    else server.registerResource(name, `proxmox://${path}`, meta, (uri) => read(uri, {}));
+    if (!multi) return;
+    server.registerResource(
+      `${name}-of-cluster`,
+      new ResourceTemplate(`proxmox://{cluster}/${path}`, {
+        list: undefined,
+        complete: {
+          cluster: async (p: string) => pipeline.names.filter((n) => n.startsWith(p)),
+          ...completions(true),
+        },
+      }),
+      { ...meta, title: `${meta.title} (by cluster)` },
+      (uri, vars) => read(uri, vars, clusterOf(vars)),
+    );
+  };
 
-  server.registerResource(
+  register(
     'cluster-status',
-    'proxmox://cluster/status',
+    'cluster/status',
     {
       title: 'Cluster status',
       description: 'Quorum and nodes of the cluster',
       mimeType: 'text/plain',
     },
-    (uri) =>
-      answer(uri, async ({ pve }) => {
-        const status = await pve.cluster.status();
-        const nodes = status.filter((s) => s.type === 'node');
-        const name = status.find((s) => s.type === 'cluster')?.name ?? '(standalone)';
-        const text = [
-          `Cluster ${name}`,
-          ...nodes.map(
-            (n) => `${n.name}: ${n.online === 1 ? 'online' : 'OFFLINE'}${n.ip ? ` (${n.ip})` : ''}`,
-          ),
-        ].join('\n');
-        return { text, data: status };
-      }),
+    {},
+    (uri, _vars, cluster) =>
+      answer(
+        uri,
+        async ({ pve }) => {
+          const status = await pve.cluster.status();
+          const nodes = status.filter((s) => s.type === 'node');
+          const name = status.find((s) => s.type === 'cluster')?.name ?? '(standalone)';
+          const text = [
+            `Cluster ${name}`,
+            ...nodes.map(
+              (n) =>
+                `${n.name}: ${n.online === 1 ? 'online' : 'OFFLINE'}${n.ip ? ` (${n.ip})` : ''}`,
+            ),
+          ].join('\n');
+          return { text, data: status };
+        },
+        cluster,
+      ),
   );
 
-  server.registerResource(
+  register(
     'node',
-    new ResourceTemplate('proxmox://nodes/{node}', {
-      list: undefined,
-      complete: { node: async (p) => (await nodeNames(p)).data ?? [] },
-    }),
+    'nodes/{node}',
     { title: 'Node', description: 'Status of one node', mimeType: 'text/plain' },
-    (uri, vars) =>
-      answer(uri, async ({ pve }) => {
-        const node = String(vars.node);
-        if (!pve.visibility.node(node))
-          throw new ToolError(`Node ${node} is outside what this server may manage.`);
-        const s = await pve.nodes.status(node);
-        const mem = s.memory as { used?: number; total?: number };
-        return {
-          text: `${node}: ${s.pveversion}, CPU ${(s.cpu * 100).toFixed(0)}%, load ${s.loadavg.join(' ')}, memory ${mem.used}/${mem.total} bytes`,
-          data: s,
-        };
-      }),
+    { node: async (p, cluster) => (await nodeNames(p, cluster)).data ?? [] },
+    (uri, vars, cluster) =>
+      answer(
+        uri,
+        async ({ pve }) => {
+          const node = String(vars.node);
+          if (!pve.visibility.node(node))
+            throw new ToolError(`Node ${node} is outside what this server may manage.`);
+          const s = await pve.nodes.status(node);
+          const mem = s.memory as { used?: number; total?: number };
+          return {
+            text: `${node}: ${s.pveversion}, CPU ${(s.cpu * 100).toFixed(0)}%, load ${s.loadavg.join(' ')}, memory ${mem.used}/${mem.total} bytes`,
+            data: s,
+          };
+        },
+        cluster,
+      ),
   );
 
-  server.registerResource(
+  register(
     'guest',
-    new ResourceTemplate('proxmox://guests/{vmid}', {
-      list: undefined,
-      complete: { vmid: async (p) => (await vmids(p)).data ?? [] },
-    }),
+    'guests/{vmid}',
     {
       title: 'VM or container',
       description: 'Configuration and status of one guest',
       mimeType: 'text/plain',
     },
-    (uri, vars) =>
-      answer(uri, async (ctx) => {
-        const { pve } = ctx;
-        const guest = await resolveGuest(ctx, Number(vars.vmid));
-        const [info, status] = await Promise.all([guestInfo(pve, guest), guestStatus(pve, guest)]);
-        return { text: `${statusText(status)}\n${infoText(info)}`, data: { status, config: info } };
-      }),
+    { vmid: async (p, cluster) => (await vmids(p, cluster)).data ?? [] },
+    (uri, vars, cluster) =>
+      answer(
+        uri,
+        async (ctx) => {
+          const { pve } = ctx;
+          const guest = await resolveGuest(ctx, Number(vars.vmid));
+          const [info, status] = await Promise.all([
+            guestInfo(pve, guest),
+            guestStatus(pve, guest),
+          ]);
+          return {
+            text: `${statusText(status)}\n${infoText(info)}`,
+            data: { status, config: info },
+          };
+        },
+        cluster,
+      ),
   );
 
-  server.registerResource(
+  register(
     'task-log',
-    new ResourceTemplate('proxmox://tasks/{upid}/log', { list: undefined }),
+    'tasks/{upid}/log',
     { title: 'Task log', description: 'The log of one task', mimeType: 'text/plain' },
-    (uri, vars) =>
-      answer(uri, async ({ pve }) => {
-        const upid = decodeURIComponent(String(vars.upid));
-        const parsed = parseUpid(upid);
-        if (!parsed) throw new ToolError(`'${upid}' is not a task ID.`);
-        const log = await pve.tasks.log(parsed.node, upid, 0, 5_000);
-        return { text: log.lines.join('\n'), data: log };
-      }),
+    {},
+    (uri, vars, cluster) =>
+      answer(
+        uri,
+        async ({ pve }) => {
+          const upid = decodeURIComponent(String(vars.upid));
+          const parsed = parseUpid(upid);
+          if (!parsed) throw new ToolError(`'${upid}' is not a task ID.`);
+          const log = await pve.tasks.log(parsed.node, upid, 0, 5_000);
+          return { text: log.lines.join('\n'), data: log };
+        },
+        cluster,
+      ),
   );
 }
 

@@ -70,6 +70,22 @@ describe('two clusters', () => {
       expect(started.structuredContent).toMatchObject({ status: 'completed' });
       const missing = await client.callTool({ name: 'proxmox_list_vms', arguments: {} });
       expect(missing.isError).toBe(true);
+      // Resources: the default cluster without a prefix, each one by name with it.
+      const read = async (uri: string) =>
+        ((await client.readResource({ uri })).contents[0] as { text: string }).text;
+      expect(await read('proxmox://guests/100')).toMatch(/web-01/);
+      expect(await read('proxmox://prod/guests/1004')).toMatch(/prod-lb-0004/);
+      expect(await read('proxmox://lab/nodes/pve1')).toMatch(/^pve1: pve-manager/);
+      expect(await read('proxmox://prod/cluster/status')).toMatch(/^Cluster large\npve01: online/);
+      expect(await read('proxmox://nowhere/cluster/status')).toBe(
+        "There is no cluster named 'nowhere' here (configured: lab, prod).",
+      );
+      const completed = await client.complete({
+        ref: { type: 'ref/resource', uri: 'proxmox://{cluster}/guests/{vmid}' },
+        argument: { name: 'vmid', value: '100' },
+        context: { arguments: { cluster: 'prod' } },
+      });
+      expect(completed.completion.values).toContain('1004');
     } finally {
       await client.close();
       await handle.close();
