@@ -10,6 +10,12 @@ export function hash32(...parts: (number | string)[]): number {
       h = Math.imul(h, 0x01000193);
     }
   }
+  return avalanche(h);
+}
+
+/** The murmur3 finaliser: every input bit moves every output bit. */
+export function avalanche(x: number): number {
+  let h = x;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -203,27 +203,17 @@ export async function runTask(
     : '';
   // A shutdown with forceStop that ran out of time ends OK, though the guest was killed.
   const killed = outcome.logTail.find((l) => /terminating now with SIG(?:TERM|KILL)/.test(l));
-  if (killed)
-    return {
-      summary: {
-        upid: task.upid,
-        status: 'completed',
-        exitstatus: outcome.exitstatus,
-        durationMs: outcome.taskDurationMs ?? outcome.durationMs,
-        warnings: [...outcome.warnings, killed],
-      },
-      text: `${opts.what}: done${took(outcome)}${warnings}, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost. Task ${task.upid}.`,
-    };
+  const noted = killed ? [...outcome.warnings, killed] : outcome.warnings;
   return {
     summary: {
       upid: task.upid,
       status: 'completed',
       exitstatus: outcome.exitstatus,
       durationMs: outcome.taskDurationMs ?? outcome.durationMs,
-      ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}),
+      ...(noted.length ? { warnings: noted } : {}),
     },
     // The task's id, for its log and status later (proxmox_get_task_status).
-    text: `${opts.what}: done${took(outcome)}${warnings}. Task ${task.upid}.`,
+    text: `${opts.what}: done${took(outcome)}${warnings}${killed ? `, but not cleanly: it did not shut down within the timeout and was stopped hard (${killed}); unsaved data in it may be lost` : ''}. Task ${task.upid}.`,
   };
 }
 

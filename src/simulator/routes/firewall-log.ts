@@ -30,7 +30,7 @@ import {
   SERVICES,
 } from '../firewall.js';
 import { nodeBootTime } from '../metrics.js';
-import { hash32 } from '../random.js';
+import { avalanche, hash32 } from '../random.js';
 import type { Cluster, SimGuest, SimNode } from '../state.js';
 import { guestIp } from './agent.js';
 
@@ -456,15 +456,7 @@ function internetAddress(h: number): string {
 }
 
 /** A number derived from a hash and a field index (a murmur3 finaliser). */
-function field(h: number, i: number): number {
-  let x = (h ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
+const field = (h: number, i: number): number => avalanche((h ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0);
 
 const HOST_PORTS = [22, 8006, 23, 80, 443, 445, 3389, 5900, 3128, 111, 25, 3306];
 const LAN_PORTS = [8006, 22, 5900, 3128, 9100, 111, 2049];
