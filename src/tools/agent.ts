@@ -9,6 +9,10 @@ import { resolveGuest, ToolError, vmid } from './common.js';
 import { type AnyTool, defineTool, guestTargets, ok } from './define.js';
 import { table } from './render.js';
 
+// The QEMU guest agent runs in VMs; containers have no counterpart this server offers.
+const AGENT_ONLY =
+  'the QEMU guest agent runs in VMs only, and this server has no tool to run commands in containers';
+
 const osInfo = defineTool({
   name: 'proxmox_get_guest_os_info',
   title: 'Guest OS (agent)',
@@ -27,7 +31,7 @@ const osInfo = defineTool({
     machine: z.string().optional(),
   }),
   async run(args, ctx) {
-    const guest = await resolveGuest(ctx, args.vmid, { type: 'qemu' });
+    const guest = await resolveGuest(ctx, args.vmid, { type: 'qemu', only: AGENT_ONLY });
     const info = (await ctx.pve.agent.osinfo(guest.node, guest.vmid)) as {
       result?: Record<string, string>;
     };
@@ -145,7 +149,7 @@ const execCommand = defineTool({
     truncated: z.boolean(),
   }),
   async run(args, ctx) {
-    const guest = await resolveGuest(ctx, args.vmid, { type: 'qemu' });
+    const guest = await resolveGuest(ctx, args.vmid, { type: 'qemu', only: AGENT_ONLY });
     const started = await ctx.pve.agent.exec(guest.node, guest.vmid, args.command, args.input);
     // A plan records the request and gets no process back: there is nothing to follow.
     if (!started)

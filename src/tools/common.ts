@@ -60,7 +60,8 @@ const listTool = (type: GuestType) =>
 export async function resolveGuest(
   ctx: ToolContext,
   id: number,
-  opts: { type?: GuestType; node?: string } = {},
+  /** `only`: why no tool does this for the other kind (no "use the other tool" then). */
+  opts: { type?: GuestType; node?: string; only?: string } = {},
 ): Promise<GuestRef> {
   const guest = await ctx.pve.findGuest(id, { signal: ctx.signal }).catch((err: unknown) => {
     if (err instanceof PveApiError && err.kind === 'not_found') return undefined;
@@ -76,7 +77,9 @@ export async function resolveGuest(
   if (opts.type && guest.type !== opts.type) {
     const other = kindOf(guest.type);
     throw new ToolError(
-      `${idAndName(guest)} is a ${other}, not a ${kindOf(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
+      opts.only
+        ? `Guest ${idAndName(guest)} is a ${other}, not a ${kindOf(opts.type)}: ${opts.only}.`
+        : `Guest ${idAndName(guest)} is a ${other}, not a ${kindOf(opts.type)}: use the ${other} tool instead (see ${listTool(guest.type)}).`,
       { vmid: id, type: guest.type },
     );
   }

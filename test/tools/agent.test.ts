@@ -29,5 +29,10 @@ describe('agent', () => {
     const r = await h.call('proxmox_exec_command', { vmid: 101, command: ['uname', '-a'] });
     expect(r.structured).toMatchObject({ exited: true, exitcode: 0, truncated: false });
     expect(r.text).toMatch(/^exit code 0\nstdout:\nLinux web-02 /);
+    // No tool runs commands in containers: none is named.
+    const ct = await h.call('proxmox_exec_command', { vmid: 200, command: ['true'] });
+    expect(ct.text).toBe(
+      'Guest 200 (ct-dns) is a container, not a VM: the QEMU guest agent runs in VMs only, and this server has no tool to run commands in containers.',
+    );
   });
 });
