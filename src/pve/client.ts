@@ -3,6 +3,7 @@
  * escaping, the in-flight limit, authentication, timeouts, retries by named policy, and one error
  * type with credentials redacted.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:http';
 import type { ApiOperation, ApiParams, ApiReturns } from '../contract/api-types.js';
@@ -304,6 +305,9 @@ export class PveClient {
   signalled(signal: AbortSignal): PveClient {
     const view = Object.create(this) as PveClient;
     view.signal = signal;
+    // Every request of the call listens to it, queued ones too: a listing that completes many
+    // stale rows holds more than Node's default of 10, which is no leak.
+    setMaxListeners(1_000, signal);
     return view;
   }
 

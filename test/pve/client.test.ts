@@ -386,3 +386,22 @@ describe('a signalled view', () => {
     expect((await base.call('GET /version', {})).version).toBeTruthy();
   });
 });
+
+describe('a call signal shared by many requests', () => {
+  it('holds as many requests as a call makes without a listener warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const view = client().signalled(new AbortController().signal);
+      await Promise.all(
+        Array.from({ length: 30 }, () => view.call('GET /nodes/{node}/status', { node: 'pve1' })),
+      );
+      // Node reports warnings on the next tick.
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
