@@ -199,7 +199,7 @@ const getClusterStatus = defineTool({
     const quorate = cluster ? cluster.quorate === 1 : true;
     const offline = nodes.filter((n) => !n.online).map((n) => n.name);
     const text = [
-      `Cluster ${cluster?.name ?? '(standalone)'}: ${quorate ? 'quorate' : 'NOT QUORATE'}, ${nodes.length - offline.length}/${nodes.length} nodes online${offline.length ? ` (offline: ${offline.join(', ')})` : ''}`,
+      `Cluster ${cluster?.name ?? '(standalone)'}: ${quorate ? 'quorate' : 'NOT QUORATE'}, ${nodes.length - offline.length}/${nodes.length} nodes online (${nodes.map((n) => `${n.name}${n.online ? '' : ' OFFLINE'}`).join(', ')})`,
       `Guests: ${guests.running} running, ${guests.stopped} stopped, ${guests.templates} templates${guests.other ? `, ${guests.other} unknown (offline nodes)` : ''}`,
       `Storage: ${bytes(used)} used of ${bytes(total)} (${percent(total ? used / total : 0)})`,
     ].join('\n');

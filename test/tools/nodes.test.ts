@@ -31,7 +31,7 @@ describe('nodes', () => {
       quorate: true,
       guests: { running: 8, templates: 1 },
     });
-    expect(c.text).toMatch(/2\/3 nodes online \(offline: pve3\)/);
+    expect(c.text).toMatch(/2\/3 nodes online \(pve1, pve2, pve3 OFFLINE\)/);
     const nodes = await h.call('proxmox_list_nodes');
     expect(nodes.text.split('\n')).toHaveLength(4);
     const ns = await h.call('proxmox_get_node_status', { node: 'pve1' });

@@ -45,6 +45,11 @@ const CASES: [string, Record<string, unknown>, string[]][] = [
   ['proxmox_clone_guest', { vmid: 9000, newid: 150, name: 'texts-clone' }, ['vmid', 'upid']],
   ['proxmox_get_firewall', { section: 'rules' }, ['data[].pos', 'data[].digest']],
   ['proxmox_api_search', { query: 'firewall rules vm' }, ['operations[].path']],
+  ['proxmox_get_ha_status', {}, ['resources[].sid']],
+  ['proxmox_get_cluster_status', {}, ['nodes[].name']],
+  ['proxmox_bulk_guests', { action: 'start', vmids: [103, 106] }, ['results[].vmid']],
+  ['proxmox_migrate_guest', { vmid: 201, target: 'pve2' }, ['upid', 'target']],
+  ['proxmox_resize_disk', { vmid: 104, disk: 'scsi0', size: '+1G' }, ['upid', 'disk']],
 ];
 
 describe('every answer names what the next call takes', () => {
