@@ -86,10 +86,11 @@ interface Indexed {
 
 let index: Indexed[] | undefined;
 function indexed(): Indexed[] {
+  if (index) return index;
   const parents = new Set(
     contract.operations.map((op) => op.path.slice(0, op.path.lastIndexOf('/'))),
   );
-  index ??= contract.operations.map((op) => {
+  index = contract.operations.map((op) => {
     const literals = op.path.split('/').filter((s) => s && !s.startsWith('{'));
     const parts = literals
       .flatMap((s) => [s, ...s.split(/[-_]/)])

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ContractOperation, HttpMethod } from '../contract/types.js';
 import { type AnyTool, defineTool, ok } from './define.js';
-import { table } from './render.js';
+import { rowsTable } from './render.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const;
 const PAGE = 50;
@@ -28,13 +28,9 @@ function select(data: unknown, fields: string[] | undefined): unknown {
 /** An answer as text: a table for flat rows, a line per item or per key otherwise. */
 function render(data: unknown): string {
   if (Array.isArray(data)) {
-    const keys = [...new Set(data.flatMap((row) => (isRecord(row) ? Object.keys(row) : [])))];
+    const keys = new Set(data.flatMap((row) => (isRecord(row) ? Object.keys(row) : [])));
     const flat = data.every((row) => isRecord(row) && Object.values(row).every(scalar));
-    if (flat && keys.length && keys.length <= 10)
-      return table(
-        data as Record<string, unknown>[],
-        keys.map((k) => [k, (row) => row[k] as string | number | boolean | null | undefined]),
-      );
+    if (flat && keys.size && keys.size <= 10) return rowsTable(data as Record<string, unknown>[]);
     // Lines of text (a journal) read as they are.
     return data.map((row) => (typeof row === 'string' ? row : JSON.stringify(row))).join('\n');
   }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { node as nodeName, resolveGuest, ToolError, vmid } from './common.js';
 import { type AnyTool, defineTool, ok, type ToolContext } from './define.js';
-import { table } from './render.js';
+import { rowsTable, table } from './render.js';
 
 const where = {
   node: nodeName.optional(),
@@ -138,13 +138,7 @@ const getFirewall = defineTool({
       text = `${(data as { t: string }[]).map((l) => l.t).join('\n')}\n(${(data as unknown[]).length} of ${answer.total ?? '?'} lines)`;
     else {
       const rows = data as Row[];
-      const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'digest');
-      text = rows.length
-        ? table(
-            rows,
-            keys.map((k) => [k, (r) => r[k]]),
-          )
-        : 'none';
+      text = rows.length ? rowsTable(rows, ['digest']) : 'none';
       if (rows[0]?.digest) text += `\ndigest: ${rows[0].digest}`;
     }
     return ok(
@@ -348,16 +342,10 @@ const editSet = defineTool({
       else await send(ctx, 'DELETE', `${list}/${encodeURIComponent(name)}`, group ? {} : { force });
     }
     const items = (await get(ctx, list)) as Row[];
-    const keys = [...new Set(items.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'digest');
     return ok(
       { level: level.label, items },
       `${a.kind === 'entry' ? `IP set ${name} entry` : `${a.kind} ${name}`} ${change === 'add' ? 'added' : `${change}d`} in the firewall of ${level.label}. Now:\n${
-        items.length
-          ? table(
-              items,
-              keys.map((k) => [k, (r) => r[k]]),
-            )
-          : 'none'
+        items.length ? rowsTable(items, ['digest']) : 'none'
       }`,
     );
   },

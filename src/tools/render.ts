@@ -20,6 +20,15 @@ export function table<T>(rows: T[], columns: [header: string, cell: (row: T) => 
   return [line(columns.map(([h]) => h)), ...cells.map(line)].join('\n');
 }
 
+/** Rows as a table of every key they use, in first-seen order, but those left out. */
+export function rowsTable(rows: Record<string, unknown>[], omit: string[] = []): string {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => !omit.includes(k));
+  return table(
+    rows,
+    keys.map((k) => [k, (r) => r[k] as Cell]),
+  );
+}
+
 const UNITS = ['B', 'K', 'M', 'G', 'T', 'P'];
 
 /** Bytes in the shortest readable form: `512M`, `1.5G`, `32G`. */
