@@ -308,7 +308,7 @@ export class WireGuard implements RequestGuard {
       for (const pool of t.pools)
         if (!facts.pools.has(pool))
           throw fail(
-            `Pool '${pool}' does not exist in cluster '${this.policy.name}' (or these credentials may not see it).`,
+            `Pool '${pool}' does not exist in cluster '${this.policy.name}' (or these credentials may not see it). List pools with proxmox_list_pools.`,
           );
     // A clone's storage is on the node it goes to.
     const storageNode =
@@ -326,13 +326,16 @@ export class WireGuard implements RequestGuard {
   ): Promise<void> {
     const where = (storage: string) => {
       const s = facts.storages.get(`${node}/${storage}`);
-      if (!s) throw new PolicyRefusal(`Storage '${storage}' is not available on node ${node}.`);
+      if (!s)
+        throw new PolicyRefusal(
+          `Storage '${storage}' is not available on node ${node}. List storages with proxmox_list_storage.`,
+        );
       return s;
     };
     const needs = (storage: string, content: string, what: string) => {
       if (!where(storage).content.includes(content))
         throw new PolicyRefusal(
-          `Storage '${storage}' on ${node} does not hold ${what} (its content types: ${where(storage).content.join(', ') || 'none'}).`,
+          `Storage '${storage}' on ${node} does not hold ${what} (its content types: ${where(storage).content.join(', ') || 'none'}). proxmox_list_storage shows what each storage holds.`,
         );
     };
     const guestDisks = op.path.includes('/lxc') ? 'rootdir' : 'images';
@@ -353,7 +356,9 @@ export class WireGuard implements RequestGuard {
         needs(storage, 'iso', 'ISO images');
         const isos = await this.api.storage.content(node, storage, { content: 'iso' });
         if (!isos.some((v) => v.volid === volume))
-          throw new PolicyRefusal(`The ISO image ${volume} does not exist on node ${node}.`);
+          throw new PolicyRefusal(
+            `The ISO image ${volume} does not exist on node ${node}. proxmox_list_storage_content lists the ISOs of a storage.`,
+          );
       } else if (/^[^:]+:\d+(\.\d+)?$/.test(volume)) {
         // `storage:size` allocates a new volume there.
         needs(storage, guestDisks, diskWhat);

@@ -10,13 +10,14 @@ import { type Answer, type Human, Pipeline, type ServerDeps } from '../policy/pi
 import { type AnyTool, annotations } from '../tools/define.js';
 import { loadTools, selectTools } from '../tools/registry.js';
 import { TOOLSETS } from '../tools/toolsets.js';
+import { explainUnknownTools, Offer } from './offered.js';
 import { registerPrompts, registerResources } from './resources.js';
 
 export type { ServerDeps } from '../policy/pipeline.js';
 
 export const INSTRUCTIONS = [
   'Manages Proxmox VE clusters: nodes, QEMU virtual machines and LXC containers, snapshots, storage, backups and the tasks long operations run as.',
-  `Tools come in toolsets chosen by the operator: ${TOOLSETS.join(', ')}; a tool of a toolset not offered is unknown here.`,
+  `Tools come in toolsets chosen by the operator: ${TOOLSETS.join(', ')}; a tool not offered here answers why and what the operator can change.`,
   "Guests are named by their numeric vmid; the node is found from it, and a node given with a vmid must be the guest's. Tools that change something wait (timeout, in seconds) for their task and report its outcome, or with timeout: 0 return the task ID (UPID) at once; dryRun: true shows what a change would do; confirm: true says the user agreed to it.",
 ].join(' ');
 
@@ -109,7 +110,10 @@ export function serverFactory(
   catalogue: AnyTool[],
 ): () => McpServer {
   const pipeline = new Pipeline(config, deps);
-  const tools = prepareTools(config, deps, pipeline, catalogue);
+  // A tool is offered when some cluster could run it; per-cluster read-only is enforced per call.
+  const allReadOnly = config.readOnly || [...deps.policies.values()].every((p) => p.readOnly);
+  const tools = prepareTools(config, deps, pipeline, catalogue, allReadOnly);
+  const offer = new Offer(config, new Set(tools.map((t) => t.tool.name)), allReadOnly);
   return () => {
     const server = new McpServer(
       { name: 'proxmox-mcp', title: 'Proxmox VE', version: deps.version },
@@ -118,7 +122,8 @@ export function serverFactory(
         capabilities: { tools: {}, resources: {}, prompts: {}, completions: {}, logging: {} },
       },
     );
-    for (const tool of tools) registerTool(server, tool, deps, pipeline);
+    for (const tool of tools) registerTool(server, tool, deps, pipeline, offer);
+    explainUnknownTools(server, offer);
     registerResources(server, pipeline);
     registerPrompts(server);
     return server;
@@ -142,10 +147,9 @@ function prepareTools(
   deps: ServerDeps,
   pipeline: Pipeline,
   catalogue: AnyTool[],
+  allReadOnly: boolean,
 ): PreparedTool[] {
   const names = [...deps.clusters.keys()];
-  // A tool is offered when some cluster could run it; per-cluster read-only is enforced per call.
-  const allReadOnly = config.readOnly || [...deps.policies.values()].every((p) => p.readOnly);
   const selection = {
     toolsets: config.toolsets,
     tools: config.tools,
@@ -188,6 +192,7 @@ function registerTool(
   { tool, input, output }: PreparedTool,
   deps: ServerDeps,
   pipeline: Pipeline,
+  offer: Offer,
 ): void {
   const multi = deps.clusters.size > 1;
   server.registerTool(
@@ -275,14 +280,15 @@ function registerTool(
                 });
               },
       });
-      return toResult(answer);
+      return toResult(answer, offer);
     },
   );
 }
 
-function toResult(answer: Answer): CallResult {
+async function toResult(answer: Answer, offer: Offer): Promise<CallResult> {
   if ('ask' in answer) return answer.ask as CallResult;
-  const result: CallResult = { content: [{ type: 'text', text: answer.text }] };
+  const text = await offer.annotate(answer.text);
+  const result: CallResult = { content: [{ type: 'text', text }] };
   if (answer.structured) result.structuredContent = answer.structured;
   if (answer.isError) result.isError = true;
   return result;

@@ -99,9 +99,10 @@ const guestNetwork = defineTool({
         addresses: [r.inet, r.inet6].filter((a): a is string => Boolean(a)),
       }));
     }
+    // The loopback is the same in every guest, and nothing to reach it by.
     const shown = interfaces.filter((i) => i.name !== 'lo');
     return ok(
-      { vmid: guest.vmid, interfaces },
+      { vmid: guest.vmid, interfaces: shown },
       shown.length
         ? table(shown, [
             ['IFACE', (i) => i.name],

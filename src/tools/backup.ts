@@ -266,7 +266,7 @@ const restoreBackup = defineTool({
       name && `name ${name}`,
       onboot === false && 'start at boot off',
     ].filter(Boolean);
-    const what = `Restore ${args.volid.split('/').pop()} to ${kindOf(type)} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}${changed.length ? `, with ${changed.join(', ')}` : ''}`;
+    const what = `Restore ${args.volid} to ${kindOf(type)} ${id} on ${target}${storage ? `, disks on ${storage}${args.storage ? '' : ' (chosen: it holds containers and has the most room)'}` : ''}${existing ? ', over the existing guest' : ''}${changed.length ? `, with ${changed.join(', ')}` : ''}`;
     const { summary, text } = await runTask(ctx, task, {
       timeout: args.timeout,
       what,

@@ -114,12 +114,12 @@ export const hostname = z
   .max(63);
 export type TaskSummary = z.infer<typeof taskOutput>;
 
-/** What to try after a task that failed, for the failures that have a known way on. */
-function nextStep(type: string, exitstatus: string | undefined): string {
+/** What to try after a task that failed: the known ways on, else where its whole log is. */
+function nextStep(type: string, exitstatus: string | undefined, upid: string): string {
   // QEMU and LXC shutdowns that ran out of time (qemu-server vm_stop, pve-container vm_shutdown).
   if (/shutdown$/.test(type) && /got timeout|did not stop/.test(exitstatus ?? ''))
-    return `\nThe guest did not shut down within the timeout (its OS may ignore ACPI, or need longer): call again with a longer shutdownTimeout, or with forceStop: true to stop it hard after the timeout, or stop it with ${type.startsWith('vz') ? 'proxmox_stop_container' : 'proxmox_stop_vm'}.`;
-  return '';
+    return `\nThe guest did not shut down within the timeout (its OS may ignore ACPI, or need longer): call again with a longer shutdownTimeout, or with forceStop: true to stop it hard after the timeout, or stop it with ${type.startsWith('vz') ? 'proxmox_stop_container' : 'proxmox_stop_vm'}.\nTask ${upid}.`;
+  return `\nTask ${upid}; proxmox_get_task_log gives its whole log.`;
 }
 
 function seconds(ms: number | undefined): string {
@@ -153,7 +153,13 @@ const took = (o: TaskOutcome) =>
 export async function runTask(
   ctx: ToolContext,
   task: TaskRef | null,
-  opts: { timeout: number; what: string; ha?: HaGoal },
+  opts: {
+    timeout: number;
+    what: string;
+    ha?: HaGoal;
+    /** A container shutdown with forceStop: lxc-stop kills it after these seconds, silently. */
+    killAfter?: number;
+  },
 ): Promise<{ summary: TaskSummary; text: string }> {
   const startedAt = Date.now();
   if (!task) return { summary: { status: 'completed' }, text: `${opts.what}: done.` };
@@ -194,7 +200,7 @@ export async function runTask(
   if (!outcome.ok) {
     const tail = outcome.logTail.filter((l) => !l.startsWith('TASK ')).slice(-5);
     throw new ToolError(
-      `${opts.what} failed: ${outcome.exitstatus}.${tail.length ? `\nLast log lines:\n${tail.map((l) => `  ${l}`).join('\n')}` : ''}${nextStep(task.info.type, outcome.exitstatus)}\nTask ${task.upid}.`,
+      `${opts.what} failed: ${outcome.exitstatus}.${tail.length ? `\nLast log lines:\n${tail.map((l) => `  ${l}`).join('\n')}` : ''}${nextStep(task.info.type, outcome.exitstatus, task.upid)}`,
       { upid: task.upid, exitstatus: outcome.exitstatus },
     );
   }
@@ -205,7 +211,13 @@ export async function runTask(
     ? ` with ${outcome.warnings.length} warning(s): ${outcome.warnings.join('; ')}`
     : '';
   // A shutdown with forceStop that ran out of time ends OK, though the guest was killed.
-  const killed = outcome.logTail.find((l) => /terminating now with SIG(?:TERM|KILL)/.test(l));
+  // QEMU logs it (qemu-server vm_stop); lxc-stop does not (pve-container PVE/LXC.pm vm_stop), so
+  // a container's task that lasted the whole timeout tells it.
+  const killed =
+    outcome.logTail.find((l) => /terminating now with SIG(?:TERM|KILL)/.test(l)) ??
+    (opts.killAfter !== undefined && (outcome.taskDurationMs ?? 0) >= opts.killAfter * 1000
+      ? `the task lasted the whole ${opts.killAfter}s timeout, after which lxc-stop kills the container`
+      : undefined);
   const noted = killed ? [...outcome.warnings, killed] : outcome.warnings;
   return {
     summary: {

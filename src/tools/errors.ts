@@ -5,9 +5,17 @@
 import { kindOf, PveApiError } from '../pve/index.js';
 import { ToolError } from './common.js';
 
-function guestFromPath(path: string): { kind: string; vmid: string } | undefined {
+function guestFromPath(
+  path: string,
+): { kind: string; vmid: string; tool: (verb: string) => string } | undefined {
   const m = /\/(qemu|lxc)\/(\d+)/.exec(path);
-  return m ? { kind: kindOf(m[1], true), vmid: m[2] as string } : undefined;
+  if (!m) return undefined;
+  const noun = m[1] === 'qemu' ? 'vm' : 'container';
+  return {
+    kind: kindOf(m[1], true),
+    vmid: m[2] as string,
+    tool: (verb) => `proxmox_${verb}_${noun}`,
+  };
 }
 
 /** Where to see what exists, for things a request names that may be missing. */
@@ -59,20 +67,20 @@ export function describeError(
       data.path = err.permissionPath;
       text = err.privilege
         ? `Permission denied: the credentials lack ${err.privilege} on ${err.permissionPath} in cluster '${cluster}'. Grant a role with that privilege on that path (for an API token with privilege separation, to the token as well as its user).`
-        : `Permission denied: ${err.message}.`;
+        : `Permission denied: ${err.message}. proxmox_get_permissions shows what the credentials hold.`;
       break;
     case 'locked':
       data.lock = err.lock;
       text = `${who} is locked (${err.lock ?? 'unknown lock'}): another operation holds it. Wait for it to finish (proxmox_list_tasks shows running tasks) and try again.`;
       break;
     case 'not_running':
-      text = `${who} is not running, so this cannot be done now. Start it first.`;
+      text = `${who} is not running, so this cannot be done now. Start it first${guest ? ` (${guest.tool('start')})` : ''}.`;
       break;
     case 'running':
-      text = `${who} is running: ${err.message}. Stop or shut it down first.`;
+      text = `${who} is running: ${err.message}. Shut it down or stop it first${guest ? ` (${guest.tool('shutdown')}, ${guest.tool('stop')})` : ''}.`;
       break;
     case 'conflict':
-      text = `The configuration changed since it was read (digest mismatch). Read it again and repeat the change if it still applies.`;
+      text = `The configuration changed since it was read (digest mismatch). Read it again${guest ? ` (${guest.tool('get')}_info gives the new digest)` : ''} and repeat the change if it still applies.`;
       break;
     case 'no_node': {
       const node = /^hostname lookup '([^']*)'/.exec(err.message)?.[1] ?? '?';
@@ -91,7 +99,7 @@ export function describeError(
       text = `Authentication with cluster '${cluster}' failed: ${err.message}. Check the API token or user and password (proxmox-mcp doctor checks them).`;
       break;
     case 'tls':
-      text = `Cannot connect to cluster '${cluster}' securely: ${err.message}.`;
+      text = `Cannot connect to cluster '${cluster}' securely: ${err.message}. If the certificate is the cluster's own, pin its fingerprint (PROXMOX_TLS_FINGERPRINT) or trust its CA (PROXMOX_CA_FILE); proxmox-mcp doctor prints the fingerprint it sees.`;
       break;
     case 'bad_request':
       data.errors = err.errors;
@@ -102,14 +110,20 @@ export function describeError(
               .map(([k, v]) => `${k}: ${v}`)
               .join('; ')
           : err.message
-      }.`;
+      }.${
+        err.errors
+          ? ` Correct the parameters named and try again${err.notSent ? '; proxmox_api_search shows what each operation takes' : ''}.`
+          : /not an operation of/.test(err.message)
+            ? ' proxmox_api_search finds operations by words or path.'
+            : ''
+      }`;
       break;
     case 'transient':
     case 'timeout':
       text = `Cluster '${cluster}' did not answer (${err.message}). Try again; if it persists, check the node and the network.`;
       break;
     default:
-      text = `Proxmox refused: ${err.message}.`;
+      text = `Proxmox refused: ${err.message}. ${guest ? `${guest.tool('get')}_status and ${guest.tool('get')}_info show ${who}'s state and configuration.` : 'The list tools show what exists; check what the request names.'}`;
   }
   return { text, data };
 }

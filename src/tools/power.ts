@@ -78,9 +78,8 @@ function powerTool(
           `${kindOf(spec.type, true)} ${idAndName(guest)} is already ${status}; nothing to do.`,
         );
       }
-      const task = await ctx.pve
-        .guests(spec.type)
-        [spec.action](guest.node, guest.vmid, params(args));
+      const sent = params(args);
+      const task = await ctx.pve.guests(spec.type)[spec.action](guest.node, guest.vmid, sent);
       const haStatus =
         spec.action === 'start'
           ? 'running'
@@ -91,6 +90,8 @@ function powerTool(
         timeout: args.timeout,
         what,
         ...(haStatus ? { ha: { guest, status: haStatus } } : {}),
+        // pve-container's shutdown default timeout is 60 s (API2/LXC/Status.pm vm_shutdown).
+        ...(spec.type === 'lxc' && sent.forceStop ? { killAfter: Number(sent.timeout ?? 60) } : {}),
       });
       return ok({ vmid: guest.vmid, node: guest.node, action: spec.action, ...summary }, text);
     },

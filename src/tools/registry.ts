@@ -52,15 +52,18 @@ export async function allTools(): Promise<AnyTool[]> {
 }
 
 /**
- * The tools a selection may offer, before read-only mode: those of its toolsets, loaded alone;
- * everything when single tools are named, so that an unknown name is caught.
+ * The catalogue a selection chooses from (selectTools): its toolsets' files, loaded alone; every
+ * file when single tools are named, so that an unknown name is caught here, at the start.
  */
 export async function loadTools(selection: ToolSelection): Promise<AnyTool[]> {
   const sets = selection.toolsets.includes('all') ? TOOLSETS : selection.toolsets;
   const named = Boolean(selection.tools?.length || selection.excludeTools?.length);
   const modules = MODULES.filter((m) => named || m.toolsets.some((t) => sets.includes(t)));
   const catalogue = (await Promise.all(modules.map((m) => m.load()))).flat();
-  return selectTools({ ...selection, readOnly: false }, catalogue);
+  selectTools({ ...selection, readOnly: false }, catalogue);
+  // The whole catalogue, not the selection: choosing again from a selection that lacks an
+  // excluded tool would call its name unknown.
+  return catalogue;
 }
 
 export interface ToolSelection {

@@ -50,7 +50,7 @@ describe('proxmox_api_request', () => {
     const r = await h.call('proxmox_api_request', { method: 'GET', path: '/nodes/pve1/nonsense' });
     expect(r.isError).toBe(true);
     expect(r.text).toBe(
-      'Not sent: GET /nodes/pve1/nonsense is not an operation of the Proxmox VE API.',
+      'Not sent: GET /nodes/pve1/nonsense is not an operation of the Proxmox VE API. proxmox_api_search finds operations by words or path.',
     );
     const wrongMethod = await h.call('proxmox_api_request', {
       method: 'DELETE',

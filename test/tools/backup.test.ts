@@ -49,7 +49,7 @@ describe('backup', () => {
     expect(restored.isError, restored.text).toBeFalsy();
     // No storage given: PVE would pick `local`, which holds no containers; the tool picks one.
     expect(restored.text).toMatch(
-      /^Restore vzdump-lxc-200-.* to container \d+ on pve1, disks on (local-lvm|tank) \(chosen: it holds containers and has the most room\), with /,
+      /^Restore backup-nfs:backup\/vzdump-lxc-200-.* to container \d+ on pve1, disks on (local-lvm|tank) \(chosen: it holds containers and has the most room\), with /,
     );
     expect(restored.structured?.storage).toMatch(/^(local-lvm|tank)$/);
     // A copy beside its source takes no identity of it: new MACs, its own name, no start at boot.

@@ -46,7 +46,9 @@ describe('failures in plain words', () => {
     try {
       const r = await h.call('proxmox_reset_vm', { vmid: 103 });
       expect(r.isError).toBe(true);
-      expect(r.text).toBe('VM 103 is not running, so this cannot be done now. Start it first.');
+      expect(r.text).toBe(
+        'VM 103 is not running, so this cannot be done now. Start it first (proxmox_start_vm).',
+      );
     } finally {
       await h.close();
     }

@@ -58,6 +58,41 @@ describe('power', () => {
     await h.call('proxmox_start_vm', { vmid: 106 });
   });
 
+  it('tells a container killed by a forced shutdown from one that shut down', async () => {
+    const ct = h.sim.sim.cluster.guests.get(200);
+    if (!ct) throw new Error('no CT 200');
+    ct.ignoreShutdown = true;
+    // lxc-stop kills after the timeout without a log line: the task's length tells it. The task
+    // takes its simulated second here.
+    h.sim.sim.tasks.durationScale = 1;
+    const call = h.call('proxmox_shutdown_container', {
+      vmid: 200,
+      shutdownTimeout: 1,
+      forceStop: true,
+    });
+    // The manual clock moves when the task has started.
+    while (
+      !h.sim.sim.tasks.tasks.size ||
+      ![...h.sim.sim.tasks.tasks.values()].some(
+        (t) => t.status === 'running' && t.upid.includes(':vzshutdown:200:'),
+      )
+    )
+      await new Promise((r) => setTimeout(r, 5));
+    h.sim.sim.runTasks();
+    const forced = await call;
+    h.sim.sim.tasks.durationScale = 0;
+    expect(forced.isError, forced.text).toBeFalsy();
+    expect(forced.text).toMatch(
+      /: done in 1\.0s, but not cleanly: it did not shut down within the timeout and was stopped hard \(the task lasted the whole 1s timeout, after which lxc-stop kills the container\)/,
+    );
+    ct.ignoreShutdown = false;
+    await h.call('proxmox_start_container', { vmid: 200 });
+    const clean = await h.call('proxmox_shutdown_container', { vmid: 200, forceStop: true });
+    expect(clean.isError, clean.text).toBeFalsy();
+    expect(clean.text).not.toMatch(/not cleanly/);
+    await h.call('proxmox_start_container', { vmid: 200 });
+  });
+
   it('suspends a container by checkpoint (it stops) and resumes it; a running one needs nothing', async () => {
     const running = await h.call('proxmox_resume_container', { vmid: 202 });
     expect(running.text).toMatch(/Container 202 \(ct-monitor\) is already running; nothing to do/);

@@ -218,7 +218,9 @@ export function powerAction(type: GuestType, action: string) {
                 );
               }
               stopGuest(guest);
-              return ['VM still running - terminating now with SIGTERM'];
+              // qemu-server's vm_stop says so; lxc-stop kills after its timeout without a word
+              // (pve-container PVE/LXC.pm vm_stop).
+              return type === 'qemu' ? ['VM still running - terminating now with SIGTERM'] : [];
             }
             stopGuest(guest);
             return [];
