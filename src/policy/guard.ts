@@ -338,6 +338,17 @@ export class WireGuard implements RequestGuard {
           `Storage '${storage}' on ${node} does not hold ${what} (its content types: ${where(storage).content.join(', ') || 'none'}). proxmox_list_storage shows what each storage holds.`,
         );
     };
+    // A volume the request reads must be there: told now, before a task allocates disks and fails.
+    const present = async (volume: string, content: string, what: string, list: string) => {
+      const storage = volumeStorage(volume);
+      if (!storage) return;
+      needs(storage, content, what);
+      const volumes = await this.api.storage.content(node, storage, { content });
+      if (!volumes.some((v) => v.volid === volume))
+        throw new PolicyRefusal(
+          `The ${what.replace(/s$/, '')} ${volume} does not exist on node ${node}. ${list}`,
+        );
+    };
     const guestDisks = op.path.includes('/lxc') ? 'rootdir' : 'images';
     const diskWhat = guestDisks === 'rootdir' ? 'container volumes' : 'disk images';
     if (op.name === 'vzdump' && typeof params.storage === 'string')
@@ -347,18 +358,32 @@ export class WireGuard implements RequestGuard {
     // A container restore without a storage goes to `local` (pve-container PVE/API2/LXC.pm).
     else if (op.name === 'create_vm' && guestDisks === 'rootdir' && truthy(params.restore))
       needs('local', guestDisks, diskWhat);
+    if (op.name === 'create_vm') {
+      // A container is made from a template, or restored from `ostemplate`; a VM from `archive`.
+      const from = params.ostemplate ?? params.archive;
+      const restore = params.archive !== undefined || truthy(params.restore);
+      if (typeof from === 'string' && restore)
+        await present(from, 'backup', 'backups', 'proxmox_list_backups lists them.');
+      else if (typeof from === 'string')
+        await present(
+          from,
+          'vztmpl',
+          'container templates',
+          'proxmox_list_storage_content lists the templates of a storage.',
+        );
+    }
     for (const [key, value] of Object.entries(params)) {
       if (!DISK_KEY.test(key) || typeof value !== 'string') continue;
       const volume = value.split(',')[0] ?? '';
       const storage = volumeStorage(volume);
       if (!storage) continue;
       if (/media=cdrom/.test(value) || /:iso\//.test(volume)) {
-        needs(storage, 'iso', 'ISO images');
-        const isos = await this.api.storage.content(node, storage, { content: 'iso' });
-        if (!isos.some((v) => v.volid === volume))
-          throw new PolicyRefusal(
-            `The ISO image ${volume} does not exist on node ${node}. proxmox_list_storage_content lists the ISOs of a storage.`,
-          );
+        await present(
+          volume,
+          'iso',
+          'ISO images',
+          'proxmox_list_storage_content lists the ISOs of a storage.',
+        );
       } else if (/^[^:]+:\d+(\.\d+)?$/.test(volume)) {
         // `storage:size` allocates a new volume there.
         needs(storage, guestDisks, diskWhat);

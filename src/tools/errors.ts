@@ -25,7 +25,21 @@ const LISTS: Record<string, string> = {
   bridge: "List a node's bridges with proxmox_list_node_networks.",
   snapshot: 'List snapshots with proxmox_list_snapshots.',
   user: 'List users with proxmox_list_users.',
+  backup: 'List backups with proxmox_list_backups.',
+  'container template': "proxmox_list_storage_content lists a storage's templates.",
+  'ISO image': "proxmox_list_storage_content lists a storage's ISO images.",
+  volume: "proxmox_list_storage_content lists a storage's volumes.",
 };
+
+/** What a volume is, from its volid (`storage:backup/…`, `storage:vztmpl/…`, `storage:iso/…`). */
+const volumeKind = (volid: string) =>
+  /^[^:]+:backup\//.test(volid)
+    ? 'backup'
+    : /^[^:]+:vztmpl\//.test(volid)
+      ? 'container template'
+      : /^[^:]+:iso\//.test(volid)
+        ? 'ISO image'
+        : 'volume';
 
 /** Text and data for an error the user can act on; undefined for bugs, which are rethrown. */
 export function describeError(
@@ -43,14 +57,15 @@ export function describeError(
       // What PVE says is missing may be something the request names besides the guest (a pool
       // to clone into, a storage, a bridge), not the guest of the path.
       const missing =
-        /\b(pool|storage|bridge|snapshot|disk|ipset|alias|group|user|role|realm)\s+'([^']+)'\s+does not exist/i.exec(
+        /\b(pool|storage|bridge|snapshot|disk|ipset|alias|group|user|role|realm|volume)\s+'([^']+)'\s+does not exist/i.exec(
           err.message,
         );
       if (missing) {
-        const [, what, name] = missing as unknown as [string, string, string];
-        data.missing = { [what.toLowerCase()]: name };
-        const list = LISTS[what.toLowerCase()];
-        text = `The ${what.toLowerCase()} '${name}' does not exist (${err.message}).${list ? ` ${list}` : ''}`;
+        const [, said, name] = missing as unknown as [string, string, string];
+        const what = said.toLowerCase() === 'volume' ? volumeKind(name) : said.toLowerCase();
+        data.missing = { [what]: name };
+        const list = LISTS[what];
+        text = `The ${what} '${name}' does not exist (${err.message}).${list ? ` ${list}` : ''}`;
         break;
       }
       text = guest

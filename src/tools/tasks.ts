@@ -155,6 +155,11 @@ const getTaskLog = defineTool({
       args.start,
       args.limit,
     );
+    // PVE answers a task it has no log of with this one line (pve-common dump_logfile).
+    if (total === 1 && /^unable to open file - /.test(data[0] ?? ''))
+      throw new ToolError(
+        `Node ${p.node} has no log of task ${args.upid} (${data[0]}): the UPID may be mistyped, or the task log rotated away. proxmox_list_tasks lists the node's tasks.`,
+      );
     const more =
       total > args.start + data.length
         ? `\n(lines ${args.start + 1}-${args.start + data.length} of ${total})`

@@ -201,6 +201,33 @@ describe('what asks, and what the human is shown', () => {
     expect(r.text).toMatch(/Storage 'backup-nfs' on pve2 does not hold disk images/);
     expect(asked.length).toBe(from);
   });
+
+  it('refuses a template or backup that does not exist before a task allocates disks', async () => {
+    const from = asked.length;
+    const template = await h.call('proxmox_create_container', {
+      hostname: 'x',
+      template: 'local:vztmpl/nope.tar.zst',
+      node: 'pve1',
+    });
+    expect(template.text).toBe(
+      'The container template local:vztmpl/nope.tar.zst does not exist on node pve1. proxmox_list_storage_content lists the templates of a storage.',
+    );
+    const backup = await h.call('proxmox_restore_backup', {
+      volid: 'backup-nfs:backup/vzdump-qemu-999-2026_11_20-01_00_03.vma.zst',
+    });
+    expect(backup.text).toBe(
+      'The backup backup-nfs:backup/vzdump-qemu-999-2026_11_20-01_00_03.vma.zst does not exist on node pve1. proxmox_list_backups lists them.',
+    );
+    // The raw API is held to it as well.
+    const raw = await h.call('proxmox_api_request', {
+      method: 'POST',
+      path: '/nodes/pve1/lxc',
+      params: { vmid: 151, ostemplate: 'local:vztmpl/nope.tar.zst' },
+    });
+    expect(raw.text).toMatch(/The container template local:vztmpl\/nope\.tar\.zst does not exist/);
+    expect(asked.length).toBe(from);
+    expect(h.sim.sim.cluster.guests.has(151)).toBe(false);
+  });
 });
 
 describe('many guests', () => {

@@ -38,6 +38,27 @@ describe('describeError', () => {
       /^The bridge 'vmbr9' does not exist .*proxmox_list_node_networks\.$/,
     ],
     [
+      'a missing backup as a backup',
+      {
+        status: 500,
+        method: 'POST',
+        path: '/nodes/pve1/qemu',
+        message:
+          "volume 'backup-nfs:backup/vzdump-qemu-9-2026_11_20-01_00_03.vma.zst' does not exist",
+      },
+      /^The backup 'backup-nfs:backup\/vzdump-qemu-9-.*' does not exist .*\. List backups with proxmox_list_backups\.$/,
+    ],
+    [
+      'a missing container template as a template',
+      {
+        status: 500,
+        method: 'POST',
+        path: '/nodes/pve1/lxc',
+        message: "volume 'local:vztmpl/nope.tar.zst' does not exist",
+      },
+      /^The container template 'local:vztmpl\/nope\.tar\.zst' does not exist .*proxmox_list_storage_content lists a storage's templates\.$/,
+    ],
+    [
       'an ID taken, with where to see the ones in use',
       {
         status: 500,

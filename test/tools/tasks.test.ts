@@ -81,3 +81,20 @@ describe('tasks', () => {
     expect(r.text).toMatch(/Task UPID:pve1:/);
   });
 });
+
+describe('a task that is not there', () => {
+  it('has no log: said so, not shown as a log line', async () => {
+    const h = await startHarness();
+    try {
+      const r = await h.call('proxmox_get_task_log', {
+        upid: 'UPID:pve1:00000001:00000001:00000001:qmstart:100:root@pam:',
+      });
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(
+        /^Node pve1 has no log of task UPID:pve1:00000001:00000001:00000001:qmstart:100:root@pam: \(unable to open file - No such file or directory\): .* proxmox_list_tasks lists the node's tasks\.$/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+});

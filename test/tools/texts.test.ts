@@ -128,7 +128,8 @@ describe('every answer names what the next call takes', () => {
     for (const field of fields) {
       const values = valuesAt(r.structured, field).filter((v) => v !== undefined && v !== '');
       expect(values.length, `${name}: ${field} has values`).toBeGreaterThan(0);
-      for (const v of values) expect(r.text, `${name}: ${field} = ${v}`).toContain(String(v).trim());
+      for (const v of values)
+        expect(r.text, `${name}: ${field} = ${v}`).toContain(String(v).trim());
     }
   });
 });
