@@ -13,6 +13,7 @@ export interface ApiParams {
     type?: 'vm' | 'storage' | 'node' | 'sdn';
   };
   'GET /cluster/tasks': Record<string, never>;
+  'GET /cluster/options': Record<string, never>;
   'GET /cluster/status': Record<string, never>;
   'GET /cluster/nextid': {
     vmid?: number;
@@ -801,6 +802,32 @@ export interface ApiParams {
     node: string;
     timeframe: 'hour' | 'day' | 'week' | 'month' | 'year' | 'decade';
   };
+  'POST /nodes/{node}/startall': {
+    force?: boolean;
+    'max-workers'?: number;
+    node: string;
+    vms?: string;
+  };
+  'POST /nodes/{node}/stopall': {
+    'force-stop'?: boolean;
+    'max-workers'?: number;
+    node: string;
+    timeout?: number;
+    vms?: string;
+  };
+  'POST /nodes/{node}/suspendall': {
+    'max-workers'?: number;
+    node: string;
+    vms?: string;
+  };
+  'POST /nodes/{node}/migrateall': {
+    'max-workers'?: number;
+    maxworkers?: number;
+    node: string;
+    target: string;
+    vms?: string;
+    'with-local-disks'?: boolean;
+  };
   'GET /access/users': {
     enabled?: boolean;
     full?: boolean;
@@ -915,6 +942,7 @@ export interface ApiReturns {
   'GET /cluster/tasks': Array<{
     upid: string;
   }>;
+  'GET /cluster/options': Record<string, unknown>;
   'GET /cluster/status': Array<{
     id: string;
     ip?: string;
@@ -1406,6 +1434,10 @@ export interface ApiReturns {
   'GET /nodes/{node}/rrddata': Array<{
 
   }>;
+  'POST /nodes/{node}/startall': string;
+  'POST /nodes/{node}/stopall': string;
+  'POST /nodes/{node}/suspendall': string;
+  'POST /nodes/{node}/migrateall': string;
   'GET /access/users': Array<{
     comment?: string;
     email?: string;

@@ -9,7 +9,14 @@ import type { HttpMethod } from '../contract/types.js';
 import { type CallOptions, PveClient, type PveClientOptions } from './client.js';
 import type { WireValue } from './codec.js';
 import { PveApiError } from './errors.js';
-import { isEmptyLog, stopTask, TaskRef, type WaitOptions, waitForTask } from './tasks.js';
+import {
+  isEmptyLog,
+  stopTask,
+  TaskRef,
+  type WaitOptions,
+  waitForTask,
+  waitForTasks,
+} from './tasks.js';
 
 export type GuestType = 'qemu' | 'lxc';
 export type Params = Record<string, WireValue>;
@@ -378,6 +385,7 @@ export class PveApi {
     haResources: () => this.client.call('GET /cluster/ha/resources', {}),
     haStatus: () => this.client.call('GET /cluster/ha/status/current', {}),
     pools: (poolid?: string) => this.client.call('GET /pools', poolid ? { poolid } : {}),
+    options: () => this.client.call('GET /cluster/options', {}),
   };
 
   readonly nodes = {
@@ -395,6 +403,21 @@ export class PveApi {
       this.client.call('GET /nodes/{node}/network', { node, type }),
     tasks: (node: string, filters: Omit<ApiParams['GET /nodes/{node}/tasks'], 'node'> = {}) =>
       this.client.call('GET /nodes/{node}/tasks', { ...filters, node }),
+    /** One task on the node that starts, stops, suspends or migrates many of its guests. */
+    bulk: async <A extends 'startall' | 'stopall' | 'suspendall' | 'migrateall'>(
+      node: string,
+      action: A,
+      params: Omit<ApiParams[`POST /nodes/{node}/${A}`], 'node'>,
+    ) =>
+      new TaskRef(
+        this.client,
+        String(
+          await this.client.call(`POST /nodes/{node}/${action}` as 'POST /nodes/{node}/startall', {
+            ...(params as object),
+            node,
+          }),
+        ),
+      ),
   };
 
   readonly agent = {
@@ -487,6 +510,9 @@ export class PveApi {
       };
     },
     wait: (upid: string, opts?: WaitOptions) => waitForTask(this.client, upid, opts),
+    /** Several tasks, watched together: one task list read per node per tick. */
+    waitAll: (upids: string[], opts?: Parameters<typeof waitForTasks>[2]) =>
+      waitForTasks(this.client, upids, opts),
     stop: (upid: string) => stopTask(this.client, upid),
   };
 

@@ -29,7 +29,9 @@ export {
   plannedUpid,
   type TaskOutcome,
   TaskRef,
+  type TaskRow,
   type Upid,
   type WaitOptions,
+  watchNodeTasks,
 } from './tasks.js';
 export { normalizeFingerprint, type TlsOptions } from './tls.js';

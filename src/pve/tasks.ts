@@ -3,6 +3,7 @@
  * (quickly at first, then backing off), streams new log lines, and tells success from failure
  * the way PVE does: `OK` and `WARNINGS: n` are success.
  */
+import type { ApiReturns } from '../contract/api-types.js';
 import { parseUpid, type Upid } from '../contract/upid.js';
 import type { PveClient } from './client.js';
 import { PveApiError } from './errors.js';
@@ -191,6 +192,144 @@ async function ranFor(
   } catch {
     return undefined;
   }
+}
+
+/** A row of a node's task list: `status` is `RUNNING` while the task runs, then its exit status. */
+export type TaskRow = ApiReturns['GET /nodes/{node}/tasks'][number];
+
+export type WatchOptions = Pick<WaitOptions, 'timeoutMs' | 'signal' | 'minPollMs' | 'maxPollMs'>;
+
+/**
+ * Watches tasks on many nodes at once with one read of each node's task list per tick, where a
+ * wait per task would poll each task's status. `seen` gets, per node, the tasks started since the
+ * time given for it; the watch ends when `seen` answers true (true), or at the deadline (false).
+ */
+export async function watchNodeTasks(
+  client: PveClient,
+  since: ReadonlyMap<string, number>,
+  seen: (rows: Map<string, TaskRow[]>) => boolean | Promise<boolean>,
+  opts: WatchOptions = {},
+): Promise<boolean> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
+  const maxPoll = opts.maxPollMs ?? 2_000;
+  let delay = opts.minPollMs ?? 100;
+  for (;;) {
+    const rows = new Map(
+      await Promise.all(
+        [...since].map(
+          async ([node, from]) =>
+            [
+              node,
+              await client.call(
+                'GET /nodes/{node}/tasks',
+                // PVE lists 50 by default, the newest first: enough for every task since then.
+                { node, since: from, source: 'all', limit: 10_000 },
+                { signal: opts.signal },
+              ),
+            ] as const,
+        ),
+      ),
+    );
+    if (await seen(rows)) {
+      client.changed();
+      return true;
+    }
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), opts.signal);
+    delay = Math.min(maxPoll, Math.round(delay * 1.5));
+  }
+}
+
+/** An ended task's outcome from its row in the node's list; its log is read only when it failed or warned. */
+export async function outcomeOfRow(
+  client: PveClient,
+  row: TaskRow,
+  signal?: AbortSignal,
+): Promise<TaskOutcome> {
+  const exitstatus = row.status;
+  const ok = isSuccess(exitstatus);
+  let lines: string[] = [];
+  if (!ok || exitstatus !== 'OK') {
+    const page = await client.call(
+      'GET /nodes/{node}/tasks/{upid}/log',
+      { node: row.node, upid: row.upid, start: 0, limit: 5_000 },
+      { signal },
+    );
+    if (!isEmptyLog(page)) lines = page.map((e) => String((e as { t?: unknown }).t ?? ''));
+  }
+  const parsed = parseUpid(row.upid);
+  return {
+    upid: row.upid,
+    node: row.node,
+    type: row.type,
+    status: 'stopped',
+    ok,
+    exitstatus,
+    warnings: lines.filter((l) => /^WARN(ING)?: /.test(l)),
+    logTail: lines.slice(-TAIL),
+    durationMs: 0,
+    ...(row.endtime === undefined || !parsed
+      ? {}
+      : { taskDurationMs: (row.endtime - parsed.starttime) * 1000 }),
+    timedOut: false,
+  };
+}
+
+/**
+ * Waits for several tasks with one watch (watchNodeTasks); `onEnd` hears of each as it ends. One
+ * task is waited for as waitForTask does. Tasks still running at the deadline answer `timedOut`.
+ */
+export async function waitForTasks(
+  client: PveClient,
+  upids: string[],
+  opts: WatchOptions & { onEnd?: (outcome: TaskOutcome) => void | Promise<void> } = {},
+): Promise<TaskOutcome[]> {
+  const started = Date.now();
+  const ended = new Map<string, TaskOutcome>();
+  const end = async (outcome: TaskOutcome) => {
+    ended.set(outcome.upid, { ...outcome, durationMs: Date.now() - started });
+    await opts.onEnd?.(outcome);
+  };
+  const watched: Upid[] = [];
+  for (const upid of new Set(upids)) {
+    const parsed = parseUpid(upid);
+    if (!parsed) throw new Error(`not a task id (UPID): ${upid}`);
+    if (upids.length === 1 || parsed.type === 'dryrun')
+      await end(await waitForTask(client, upid, opts));
+    else watched.push(parsed);
+  }
+  const since = new Map<string, number>();
+  for (const t of watched)
+    since.set(t.node, Math.min(since.get(t.node) ?? t.starttime, t.starttime));
+  if (watched.length)
+    await watchNodeTasks(
+      client,
+      since,
+      async (rows) => {
+        for (const t of watched) {
+          if (ended.has(t.upid)) continue;
+          const row = rows.get(t.node)?.find((r) => r.upid === t.upid);
+          if (row && row.status !== undefined && row.status !== 'RUNNING')
+            await end(await outcomeOfRow(client, row, opts.signal));
+        }
+        return watched.every((t) => ended.has(t.upid));
+      },
+      opts,
+    );
+  return [...new Set(upids)].map(
+    (upid) =>
+      ended.get(upid) ?? {
+        upid,
+        node: parseUpid(upid)?.node ?? '',
+        type: parseUpid(upid)?.type ?? '',
+        status: 'running',
+        ok: false,
+        warnings: [],
+        logTail: [],
+        durationMs: Date.now() - started,
+        timedOut: true,
+      },
+  );
 }
 
 /** Stops a running task (`DELETE /nodes/{node}/tasks/{upid}`). */

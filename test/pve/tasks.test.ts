@@ -155,3 +155,49 @@ describe('waiting for a task', () => {
     expect(err.errors).toEqual({ upid: 'no such task' });
   });
 });
+
+describe('a watch of many tasks', () => {
+  it('reads each node’s task list once per tick, and no task’s status', async () => {
+    const own = await startSimulator({ clock: 'real', taskScale: 0.05 });
+    const api = new PveApi({
+      url: own.url,
+      auth: { tokenId: own.token.id, secret: own.token.secret },
+      tls: { fingerprint: own.fingerprint },
+    });
+    try {
+      const tasks = [
+        await api.qemu.start('pve1', 103),
+        await api.lxc.start('pve1', 201),
+        await api.qemu.stop('pve2', 105),
+      ];
+      // A container already stopped: its task fails, and the failure comes with its log.
+      own.sim.cluster.guests.get(201)!.config.lock = 'backup';
+      const from = own.sim.requests.length;
+      const heard: string[] = [];
+      const outcomes = await api.tasks.waitAll(
+        tasks.map((t) => t.upid),
+        { minPollMs: 5, maxPollMs: 20, onEnd: (o) => void heard.push(o.type) },
+      );
+      const asked = own.sim.requests.slice(from);
+      expect(outcomes.map((o) => [o.type, o.ok])).toEqual([
+        ['qmstart', true],
+        ['vzstart', false],
+        ['qmstop', true],
+      ]);
+      expect(outcomes[1]?.exitstatus).toMatch(/locked/);
+      expect(outcomes[1]?.logTail.length).toBeGreaterThan(0);
+      expect(heard.sort()).toEqual(['qmstart', 'qmstop', 'vzstart']);
+      expect(asked.filter((r) => r.template === '/nodes/{node}/tasks/{upid}/status')).toEqual([]);
+      const lists = (node: string) =>
+        asked.filter((r) => r.template === '/nodes/{node}/tasks' && r.path.includes(`/${node}/`))
+          .length;
+      // One read per node per tick: as many for each node.
+      expect(lists('pve1')).toBeGreaterThan(0);
+      expect(lists('pve1')).toBe(lists('pve2'));
+      expect(own.sim.cluster.guests.get(103)?.running).toBe(true);
+    } finally {
+      await api.close();
+      await own.close();
+    }
+  });
+});
