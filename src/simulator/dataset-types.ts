@@ -212,6 +212,16 @@ export interface DatasetBackupJob {
   comment?: string;
 }
 
+/** Datacenter options, as `/etc/pve/datacenter.cfg` holds them; only those the simulator uses. */
+export interface DatasetDatacenter {
+  /**
+   * How many tasks a node's bulk actions (startall, stopall, suspendall, migrateall) run at once
+   * when the call does not say; unset, they use the node's CPU threads less one, 1 to 8, and
+   * migrateall refuses to run.
+   */
+  max_workers?: number;
+}
+
 export interface Dataset {
   version: 1;
   seed: number;
@@ -237,6 +247,8 @@ export interface Dataset {
   backupJobs?: DatasetBackupJob[];
   /** Tasks that ended before the simulator started: the history a cluster in use has. */
   tasks?: DatasetTask[];
+  /** Datacenter options (`/etc/pve/datacenter.cfg`). */
+  datacenter?: DatasetDatacenter;
   /**
    * The firewall's configuration files as pve-firewall writes them, by their path below /etc/pve:
    * `firewall/cluster.fw`, `nodes/<node>/host.fw`, `firewall/<vmid>.fw`.

@@ -9,6 +9,7 @@ import type { SimClock } from './clock.js';
 import type {
   ContentType,
   Dataset,
+  DatasetDatacenter,
   DatasetNetwork,
   DatasetStorage,
   GuestType,
@@ -216,6 +217,8 @@ export class Cluster {
   readonly firewall: FirewallState;
   /** The node whose pveproxy answers the API; calls for other nodes are proxied. */
   localNode: string;
+  /** Datacenter options (`/etc/pve/datacenter.cfg`) as set; PVE's defaults are not filled in. */
+  readonly datacenter: DatasetDatacenter;
 
   constructor(
     dataset: Dataset,
@@ -225,6 +228,7 @@ export class Cluster {
   ) {
     this.name = dataset.cluster;
     this.seed = dataset.seed;
+    this.datacenter = { ...dataset.datacenter };
     dataset.nodes.forEach((n, i) => {
       this.nodes.set(n.name, {
         name: n.name,
@@ -488,6 +492,15 @@ export class Cluster {
 
   haOf(vmid: number): SimHaResource | undefined {
     return this.ha.get(`vm:${vmid}`) ?? this.ha.get(`ct:${vmid}`);
+  }
+
+  /**
+   * Whether HA manages the guest: a resource that is not `ignored` (pve-ha-manager
+   * PVE/HA/Config.pm vm_is_ha_managed without a state).
+   */
+  haManaged(vmid: number): boolean {
+    const ha = this.haOf(vmid);
+    return ha !== undefined && ha.state !== 'ignored';
   }
 
   // Storage

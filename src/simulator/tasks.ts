@@ -1,6 +1,11 @@
 /**
  * The task engine: what PVE's fork_worker does. A task gets a UPID at once, holds its guest lock
  * while it runs, writes its log over simulated time, and applies its effect when it ends.
+ *
+ * Time is played as a sequence of events: task ends and scheduled callbacks, each handled at its
+ * own simulated time, earliest first (a task end before a callback due at the same time), however
+ * late the clock is read. While an event plays, `now()` is its time, so a task it starts begins
+ * then and a task it ends ends then.
  */
 import { formatUpid } from '../contract/upid.js';
 import type { SimClock } from './clock.js';
@@ -31,6 +36,31 @@ export interface TaskSpec {
   run?: () => string[] | undefined;
   /** Undoes what was set up at start, when the task fails or is stopped. */
   abort?: () => void;
+  /**
+   * A worker that runs over simulated time instead of for a fixed duration: the task ends when the
+   * worker returns (`OK`, or `WARNINGS: n` after n `warn`s) or throws TaskError (the error).
+   */
+  worker?: (io: WorkerIo) => Worker;
+}
+
+/**
+ * A worker's body, written as PVE's sequential Perl is: it yields the simulated milliseconds it
+ * sleeps (`sleep(1)` yields 1000), which are scaled as task durations are.
+ */
+export type Worker = Generator<number, void, undefined>;
+
+/** What a worker writes to its task log, at the simulated time it runs. */
+export interface WorkerIo {
+  /** A line, as `print`, `print STDERR` and `warn` write one. */
+  print(text: string): void;
+  /** `log_warn`: a `WARN: ` line that counts toward the task's `WARNINGS: n`. */
+  warn(text: string): void;
+}
+
+interface Timer {
+  at: number;
+  seq: number;
+  run: () => void;
 }
 
 export interface SimTask {
@@ -52,7 +82,7 @@ export interface SimTask {
 }
 
 /** How long tasks of each type take, in simulated ms, before scaling. */
-const DURATIONS: Record<string, number> = {
+export const DURATIONS: Record<string, number> = {
   qmstart: 1_500,
   vzstart: 1_200,
   qmstop: 800,
@@ -96,6 +126,12 @@ export type TaskFaultHook = (task: SimTask) => string | undefined;
 
 export class TaskEngine {
   readonly tasks = new Map<string, SimTask>();
+  /** Tasks not yet ended: what `tick` looks through. */
+  private readonly running = new Set<SimTask>();
+  private timers: Timer[] = [];
+  private nextTimer = 0;
+  /** The time of the event being played, while one is. */
+  private playing?: number;
   private nextPid = 0x0010_0000;
   /** A task log older than this many tasks is forgotten, as PVE rotates its task index. */
   private readonly keep = 5_000;
@@ -144,13 +180,45 @@ export class TaskEngine {
       spec,
     };
     this.tasks.set(task.upid, task);
+    this.running.add(task);
     return task;
   }
 
+  /** The simulated time: that of the event being played, else the clock's. */
+  now(): number {
+    return this.playing ?? this.clock.now();
+  }
+
+  /** Simulated ms of work or sleep, at the engine's scale. */
+  scaled(ms: number): number {
+    return Math.round(ms * this.durationScale);
+  }
+
+  /** Runs `run` at simulated time `at`, in time order with the other events, once the clock is there. */
+  schedule(at: number, run: () => void): void {
+    this.timers.push({ at, seq: this.nextTimer++, run });
+  }
+
+  /** When the last event now pending is due: a running task's end or a callback; undefined if none. */
+  horizon(): number | undefined {
+    const times = [
+      ...[...this.running].map((t) => t.endsAt).filter(Number.isFinite),
+      ...this.timers.map((t) => t.at),
+    ];
+    return times.length ? Math.max(...times) : undefined;
+  }
+
+  /** The earliest end of a running task, or now if none is to come. */
+  private nextTaskEnd(): number {
+    const ends = [...this.running].map((t) => t.endsAt).filter(Number.isFinite);
+    return ends.length ? Math.max(this.now(), Math.min(...ends)) : this.now();
+  }
+
   start(spec: TaskSpec): SimTask {
-    const now = this.clock.now();
+    const now = this.now();
+    if (spec.worker) return this.startWorker(spec, spec.worker, now);
     const duration = spec.fail ? 100 : (spec.durationMs ?? DURATIONS[spec.type] ?? 1_000);
-    const task = this.create(spec, now, now + Math.round(duration * this.durationScale));
+    const task = this.create(spec, now, now + this.scaled(duration));
     task.lines = (spec.log ?? []).map((text) => ({ at: now, text }));
     const steps = spec.steps ?? [];
     steps.forEach((text, i) => {
@@ -161,13 +229,70 @@ export class TaskEngine {
     return task;
   }
 
-  /** Ends every task whose time has come, in the order they end. */
+  /**
+   * A task run by a worker: it runs its first steps at once, then on from each sleep's end, until it
+   * returns or fails. It ends no earlier than that (`endsAt` is open until then).
+   */
+  private startWorker(spec: TaskSpec, body: (io: WorkerIo) => Worker, now: number): SimTask {
+    const task = this.create(spec, now, Number.POSITIVE_INFINITY);
+    let warnings = 0;
+    const io: WorkerIo = {
+      print: (text) => void task.lines.push({ at: this.now(), text }),
+      warn: (text) => {
+        warnings++;
+        io.print(`WARN: ${text}`);
+      },
+    };
+    const worker = body(io);
+    const step = () => {
+      // A task stopped meanwhile (`received interrupt`) runs no further.
+      if (task.status !== 'running') return void worker.return();
+      try {
+        const next = worker.next();
+        if (next.done) this.end(task, warnings ? `WARNINGS: ${warnings}` : 'OK', []);
+        else {
+          // A sleep scaled to nothing lasts until the next task end (at once when one is due
+          // now), so a worker waiting on a task started at another scale does not spin.
+          const ms = this.scaled(next.value);
+          this.schedule(ms > 0 ? this.now() + ms : this.nextTaskEnd(), step);
+        }
+      } catch (err) {
+        if (!(err instanceof TaskError)) throw err;
+        this.end(task, err.message, err.lines);
+      }
+    };
+    step();
+    this.prune();
+    return task;
+  }
+
+  /** Plays every event whose time has come (task ends, callbacks), earliest first. */
   tick(): void {
+    // An event's own effects are played by the loop that runs it.
+    if (this.playing !== undefined) return;
     const now = this.clock.now();
-    const due = [...this.tasks.values()]
-      .filter((t) => t.status === 'running' && t.endsAt <= now)
-      .sort((a, b) => a.endsAt - b.endsAt);
-    for (const task of due) this.finish(task);
+    for (;;) {
+      let task: SimTask | undefined;
+      for (const t of this.running)
+        if (t.endsAt <= now && (!task || t.endsAt < task.endsAt)) task = t;
+      let timer: Timer | undefined;
+      for (const t of this.timers)
+        if (t.at <= now && (!timer || t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)))
+          timer = t;
+      if (!task && !timer) return;
+      try {
+        if (task && (!timer || task.endsAt <= timer.at)) {
+          this.playing = task.endsAt;
+          this.finish(task);
+        } else if (timer) {
+          this.timers = this.timers.filter((t) => t !== timer);
+          this.playing = timer.at;
+          timer.run();
+        }
+      } finally {
+        this.playing = undefined;
+      }
+    }
   }
 
   /** Ends a running task at once, as `DELETE /nodes/{node}/tasks/{upid}` does. */
@@ -205,7 +330,8 @@ export class TaskEngine {
   }
 
   private end(task: SimTask, exitstatus: string, lines: string[], endedAt?: number): void {
-    const at = endedAt ?? Math.max(this.clock.now(), task.startedAt);
+    const at = endedAt ?? Math.max(this.now(), task.startedAt);
+    this.running.delete(task);
     const ok = exitstatus === 'OK' || exitstatus.startsWith('WARNINGS: ');
     if (!ok) task.spec.abort?.();
     const lock = task.spec.lock;

@@ -1,4 +1,5 @@
 /** /version, /cluster/*, /nodes (the list), /pools: the cluster-wide views. */
+import { listOf } from '../../contract/formats.js';
 import type { Ctx, Routes } from '../context.js';
 import { num, str } from '../context.js';
 import { fail, PveError } from '../errors.js';
@@ -249,6 +250,36 @@ function haResource(cluster: Cluster, sid: string) {
   return out;
 }
 
+/**
+ * datacenter.cfg as pve-cluster PVE/DataCenterConfig.pm parse_datacenter_config reads it: the
+ * options set, `description` from the file's comments (none here), `mac_prefix` defaulted. Without
+ * Sys.Audit on `/` only `console` and `tag-style` (pve-manager PVE/API2/Cluster.pm get_options).
+ */
+function datacenterOptions(ctx: Ctx) {
+  const { cluster, access, auth } = ctx;
+  const config: Record<string, unknown> = {
+    ...cluster.datacenter,
+    description: '',
+    mac_prefix: 'BC:24:11',
+  };
+  const audit = access.has(auth, '/', 'Sys.Audit');
+  const res = audit
+    ? config
+    : Object.fromEntries(
+        Object.entries(config).filter(([k]) => k === 'console' || k === 'tag-style'),
+      );
+  // pve-guest-common PVE/GuestHelpers.pm get_allowed_tags with no `user-tag-access` or
+  // `registered-tags` set: every tag of the guests the caller may audit, all with Sys.Modify.
+  const privileged = access.has(auth, '/', 'Sys.Modify');
+  const tags = new Set<string>();
+  for (const guest of cluster.guests.values()) {
+    if (!privileged && !access.has(auth, `/vms/${guest.vmid}`, 'VM.Audit')) continue;
+    for (const tag of listOf(guest.config.tags)) tags.add(tag);
+  }
+  res['allowed-tags'] = [...tags].sort();
+  return res;
+}
+
 export const clusterRoutes: Routes = {
   'GET /version': ({ cluster }) => ({
     version: cluster.version,
@@ -283,6 +314,8 @@ export const clusterRoutes: Routes = {
   },
 
   'GET /cluster/resources': resources,
+
+  'GET /cluster/options': datacenterOptions,
 
   'GET /cluster/nextid': (ctx) => {
     const vmid = num(ctx, 'vmid');

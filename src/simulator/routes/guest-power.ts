@@ -8,7 +8,7 @@ import type { GuestType } from '../dataset-types.js';
 import { fail, PveError, TaskError } from '../errors.js';
 import { guestUsage } from '../metrics.js';
 import { guestLabel, missingConfig, type SimGuest, type SimHaResource } from '../state.js';
-import type { TaskSpec } from '../tasks.js';
+import { DURATIONS, type TaskSpec } from '../tasks.js';
 import {
   checkBridges,
   nodeParam,
@@ -200,7 +200,14 @@ export function powerAction(type: GuestType, action: string) {
         const force = bool(ctx, 'forceStop');
         if (type === 'qemu' && guest.paused && !force) throw fail('VM is paused - cannot shutdown');
         const timeout = num(ctx, 'timeout') ?? (type === 'lxc' ? 60 : 180);
-        const stuck = guest.ignoreShutdown && guest.running;
+        // The guest is still up when the timeout runs out if it ignores ACPI or powers down more
+        // slowly (its task's usual time) than the timeout lets it: then it is stopped hard or the
+        // shutdown fails (qemu-server PVE/QemuServer.pm _do_vm_stop waits `timeout` seconds;
+        // pve-container PVE/LXC.pm vm_stop runs lxc-stop with --timeout).
+        const stuck =
+          guest.running &&
+          (guest.ignoreShutdown ||
+            timeout * 1000 < (DURATIONS[`${typePrefix(type)}shutdown`] ?? 0));
         const shutdown = {
           node,
           type: `${typePrefix(type)}shutdown`,

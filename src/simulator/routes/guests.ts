@@ -171,7 +171,7 @@ function destroyGuest(type: GuestType) {
   };
 }
 
-function migrateGuest(type: GuestType) {
+export function migrateGuest(type: GuestType) {
   return (ctx: Ctx) => {
     const { cluster } = ctx;
     const guest = guestFor(ctx, type);

@@ -7,6 +7,7 @@ import { clusterRoutes } from './cluster.js';
 import { firewallRoutes } from './firewall.js';
 import { guestRoutes } from './guests.js';
 import { jobRoutes } from './jobs.js';
+import { nodeBulkRoutes } from './node-bulk.js';
 import { nodeRoutes } from './nodes.js';
 import { snapshotRoutes } from './snapshots.js';
 import { storageRoutes } from './storage.js';
@@ -15,6 +16,7 @@ import { taskRoutes } from './tasks.js';
 export const routes: Routes = {
   ...clusterRoutes,
   ...nodeRoutes,
+  ...nodeBulkRoutes,
   ...taskRoutes,
   ...guestRoutes('qemu'),
   ...guestRoutes('lxc'),
