@@ -4,6 +4,7 @@
  * `npm run bench -- server` runs the named suites only, and then writes nothing.
  */
 import { writeFileSync } from 'node:fs';
+import { benchBulk } from './bulk.js';
 import { benchClient } from './client.js';
 import { benchLoad, benchServer } from './server.js';
 import { benchSimulator } from './simulator.js';
@@ -14,6 +15,7 @@ const suites: [string, () => Promise<BenchResult[]>][] = [
   ['client', benchClient],
   ['server', benchServer],
   ['load', benchLoad],
+  ['bulk', benchBulk],
 ];
 
 const only = process.argv.slice(2);

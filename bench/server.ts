@@ -1,6 +1,6 @@
 /**
  * The server's figures: tool-call overhead against a raw API call, API calls and bytes per
- * listing, start-up time and memory against a bare Node, bulk start against the ideal, and a load
+ * listing, start-up time and memory against a bare Node, and a load
  * of concurrent HTTP clients.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -207,30 +207,6 @@ export async function benchServer(): Promise<BenchResult[]> {
       name: 'peak RSS after listing 2,000 guests',
       value: round(rssLarge / 1024, 0),
       unit: 'MiB',
-    });
-
-    // Bulk: start 200 stopped guests; the ideal is one task time per wave the in-flight limit allows.
-    const stopped = [...large.sim.cluster.guests.values()]
-      .filter(
-        (g) =>
-          !g.running && g.config.template !== '1' && large.sim.cluster.nodes.get(g.node)?.online,
-      )
-      .slice(0, 200);
-    const bulk = await stdioClient(envFor(large, { PROXMOX_CONFIRM: 'none' }));
-    const t0 = performance.now();
-    const out = await bulk.client.callTool({
-      name: 'proxmox_bulk_guests',
-      arguments: { action: 'start', vmids: stopped.map((g) => g.vmid) },
-    });
-    const wall = performance.now() - t0;
-    await bulk.client.close();
-    const done = (out.structuredContent as { done?: number } | undefined)?.done ?? 0;
-    const ideal = Math.ceil(stopped.length / 8) * 1_500 * 0.1;
-    results.push({
-      group: 'server',
-      name: `bulk start of ${done} guests: wall time against the ideal (${Math.ceil(stopped.length / 8)} waves)`,
-      value: round(wall / ideal, 1),
-      unit: 'x',
     });
   } finally {
     await Promise.all([small.close(), large.close()]);

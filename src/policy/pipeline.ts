@@ -438,6 +438,7 @@ function dryRunAnswer(tool: AnyTool, plan: Plan, checks: Preconditions, lockouts
           ? `It would call:\n${calls.map((call) => `  ${call.method} ${call.path} ${JSON.stringify(call.params)}`).join('\n')}`
           : 'It would make no changing call.',
         `Checks: ${facts.join(', ')}.`,
+        ...(tool.plans && plan.result ? [`Its plan:\n${plan.result.text}`] : []),
         ...lockouts.map((l) => `Lock-out check overridden, a human must confirm: ${l}`),
       ].join('\n');
   return {

@@ -153,6 +153,15 @@ function effectOf(call: PlannedCall, subject: GuestRef | undefined): string | un
       return truthy(params.forceStop)
         ? `Shut down, and stop hard if not down after ${params.timeout === undefined ? "PVE's default timeout" : `${params.timeout} s`}`
         : undefined;
+    // The node bulk operations (pve-manager PVE/API2/Nodes.pm): stopall's force-stop is on by
+    // default, and each guest's startup `down` delay stands before its own timeout.
+    case 'stopall':
+      if (params['force-stop'] !== undefined && !truthy(params['force-stop'])) return undefined;
+      return Number(params.timeout) === 0
+        ? 'Stop hard, like pulling the power (unsaved data is lost; a guest with a startup down delay gets that long to shut down first)'
+        : `Shut down, and stop hard if not down after ${params.timeout ?? 180} s (or the guest's startup down delay)`;
+    case 'migrateall':
+      return `Migrate from ${params.node} to ${params.target}: running VMs online, running containers by restart${truthy(params['with-local-disks']) ? ', local disks along' : ''}`;
     case 'exec': {
       // What runs is the command and what it reads: both are shown, the input cut when long.
       const input = params['input-data'] === undefined ? '' : String(params['input-data']);

@@ -211,7 +211,9 @@ export async function watchNodeTasks(
   opts: WatchOptions = {},
 ): Promise<boolean> {
   const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
-  const maxPoll = opts.maxPollMs ?? 2_000;
+  // PVE's bulk workers look at their guests' tasks once a second (pve-manager Nodes.pm): a
+  // watch of them need not look more often, and looking less often only makes it answer late.
+  const maxPoll = opts.maxPollMs ?? 1_000;
   let delay = opts.minPollMs ?? 100;
   for (;;) {
     const rows = new Map(

@@ -85,6 +85,8 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
    * needs a human's yes, whatever its effect.
    */
   raw?: true;
+  /** Its answer in a dry run is a plan worth showing (what it would do to each guest). */
+  plans?: true;
   input: I;
   output: O;
   run(args: z.output<I>, ctx: ToolContext): Promise<ToolResult<z.output<O>>>;

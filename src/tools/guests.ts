@@ -65,7 +65,7 @@ function listTool(type: GuestType, name: string, title: string) {
   return defineTool({
     name,
     title,
-    description: `Lists ${type === 'qemu' ? 'virtual machines' : 'LXC containers'} with node, status, CPU use, tags and pool (memory in the structured rows); filterable by node, status, tag, pool and name; paged.`,
+    description: `Lists ${type === 'qemu' ? 'VMs' : 'LXC containers'} with node, status, CPU use, tags and pool (memory in the structured rows); filters: node, status, tag, pool, name; paged.`,
     toolset: 'core',
     access: 'read',
     input: z.object(listFilters),
@@ -99,7 +99,7 @@ function infoTool(type: GuestType, name: string) {
   return defineTool({
     name,
     title: `${kindOf(type, true)} configuration`,
-    description: `Returns a ${kindOf(type)}'s configuration: CPU, memory, disks, network interfaces, OS type, tags, description, pending changes and the config digest.`,
+    description: `Returns a ${kindOf(type)}'s configuration: CPU, memory, disks, NICs, OS type, tags, description, pending changes, config digest.`,
     toolset: 'core',
     access: 'read',
     targets: guestTargets,

@@ -74,7 +74,7 @@ const createVm = defineTool({
   name: 'proxmox_create_vm',
   title: 'Create VM',
   description:
-    'Creates a QEMU VM with one disk and one NIC, booting an ISO or nothing. Defaults: the next free vmid, the node with most free memory, its largest VM-image storage.',
+    'Creates a QEMU VM with one disk and one NIC, booting an ISO or nothing. Defaults: next free vmid, the node with most free memory, its largest VM-image storage.',
   toolset: 'core',
   access: 'write',
   targets: guestTargets,

@@ -31,6 +31,7 @@ const MODULES: { toolsets: Toolset[]; load: () => Promise<AnyTool[]> }[] = [
   { toolsets: ['core'], load: async () => taskTools },
   { toolsets: ['core'], load: async () => bulkTools },
   { toolsets: ['provision'], load: async () => (await import('./provision.js')).provisionTools },
+  { toolsets: ['provision'], load: async () => (await import('./evacuate.js')).evacuateTools },
   { toolsets: ['backup'], load: async () => (await import('./backup.js')).backupTools },
   { toolsets: ['metrics'], load: async () => (await import('./metrics.js')).metricsTools },
   {

@@ -91,7 +91,7 @@ const listSnapshots = defineTool({
   name: 'proxmox_list_snapshots',
   title: 'List snapshots',
   description:
-    'Lists the snapshot tree of a VM or container: name, time, description, parent, and which snapshot the current state follows.',
+    "Lists a guest's snapshot tree: name, time, description, parent, and which snapshot the current state follows.",
   toolset: 'core',
   access: 'read',
   targets: guestTargets,
@@ -149,7 +149,7 @@ const rollbackSnapshot = defineTool({
   name: 'proxmox_rollback_snapshot',
   title: 'Roll back to snapshot',
   description:
-    'Returns a VM or container to a snapshot. Every change since that snapshot is lost; a running guest is stopped unless the snapshot holds RAM.',
+    'Returns a VM or container to a snapshot: every change since is lost, and a running guest stops unless the snapshot holds RAM.',
   toolset: 'core',
   access: 'destructive',
   targets: guestTargets,

@@ -120,7 +120,7 @@ const listStorageContent = defineTool({
   name: 'proxmox_list_storage_content',
   title: 'List storage content',
   description:
-    'Lists the volumes on a storage: ISO images, container templates, backups, disk images; filterable by content kind and vmid, paged.',
+    "Lists a storage's volumes (ISO images, container templates, backups, disk images); filters: content kind, vmid; paged.",
   toolset: 'core',
   access: 'read',
   input: z.object({

@@ -175,7 +175,7 @@ const waitTask = defineTool({
   name: 'proxmox_wait_task',
   title: 'Wait for task',
   description:
-    'Waits for a task to end, reporting its log as progress; answers how it ended, or that it still runs when the wait ends.',
+    'Waits for a task to end, its log lines as progress; answers how it ended, or that it still runs when the wait ends.',
   toolset: 'core',
   access: 'read',
   input: z.object({ upid, timeout: waitTimeout }),

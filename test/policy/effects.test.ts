@@ -69,7 +69,9 @@ describe('what asks, and what the human is shown', () => {
       forceStop: true,
     });
     // 102 carries the demo's `protected` tag: the bulk tool leaves it out.
-    expect(text).toMatch(/stop hard if not down after PVE's default timeout, for 7 guests: /);
+    expect(text).toMatch(
+      /Shut down, and stop hard if not down after 180 s \(or the guest's startup down delay\), for 7 guests: /,
+    );
     expect(text).not.toContain('VM 102');
     for (const g of [
       'VM 100 (web-01) on pve1',

@@ -117,6 +117,11 @@ const CASES: [string, Args, string[]][] = [
     ['level', 'items[].name', 'items[].cidr'],
   ],
   ['proxmox_api_request', { method: 'GET', path: '/nodes' }, ['data[].node']],
+  [
+    'proxmox_evacuate_node',
+    { node: 'pve2', withLocalDisks: true },
+    ['plan[].vmid', 'plan[].to', 'staying[].vmid', 'tasks[].upid'],
+  ],
 ];
 
 describe('every answer names what the next call takes', () => {
