@@ -294,7 +294,13 @@ export async function followNodeTasks(
         Object.assign(g, { result: 'running', detail: 'still running at the timeout' });
       else {
         log ??= (await ctx.pve.tasks.log(b.node, b.task.upid, 0, 5_000)).lines;
-        const said = log.filter((l) => new RegExp(`\\b${g.vmid}\\b`).test(l));
+        // The lines naming the guest, each with the indented lines that go on from it.
+        const said: string[] = [];
+        let naming = false;
+        for (const line of log) {
+          naming = new RegExp(`\\b${g.vmid}\\b`).test(line) || (naming && /^\s/.test(line));
+          if (naming) said.push(line.trim());
+        }
         Object.assign(g, {
           result: 'failed',
           detail: said.length

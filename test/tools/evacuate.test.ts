@@ -21,6 +21,10 @@ async function onTheClock<T>(call: Promise<T>): Promise<T> {
   return done;
 }
 
+/** The ids of the guests' tasks of a type. */
+const started = (type: RegExp) =>
+  [...h.sim.sim.tasks.tasks.values()].filter((t) => type.test(t.type)).map((t) => t.id);
+
 const on = (node: string) =>
   [...h.sim.sim.cluster.guests.values()].filter((g) => g.node === node).map((g) => g.vmid);
 
@@ -75,12 +79,25 @@ describe('proxmox_evacuate_node', () => {
     expect(posts.map((q) => q.path)).toEqual(['/api2/json/nodes/pve2/migrateall']);
   });
 
+  it("reports a guest PVE's precondition check skipped, from the node task's log", async () => {
+    const vm = h.sim.sim.cluster.guests.get(105);
+    if (!vm) throw new Error('no VM 105');
+    vm.config.usb0 = 'host=1234:5678';
+    const r = await h.call('proxmox_evacuate_node', { node: 'pve2', withLocalDisks: true });
+    expect(r.text).toMatch(
+      /105 +ci-runner +pve1 +online +failed +Check VM 105: skip VM 105 - precondition check failed:; Has local resources: usb0/,
+    );
+    expect(r.text).toMatch(/2 guest\(s\) still on pve2: 105, 9000\./);
+    expect(on('pve2').sort()).toEqual([105, 9000]);
+  });
+
   it('moves HA-managed guests through HA and leaves protected ones', async () => {
     const r = await onTheClock(
       h.call('proxmox_evacuate_node', { node: 'pve1', withLocalDisks: true }),
     );
     expect(r.isError, r.text).toBeFalsy();
-    expect(r.text).toMatch(/100 +web-01 +pve2 +online, via HA +done/);
+    expect(r.text).toMatch(/100 +web-01 +pve2 +online, via HA +done +moved by HA/);
+    expect(started(/^hamigrate$/)).toContain('100');
     expect(r.text).toMatch(/102 db-01: protected/);
     expect(on('pve1')).toEqual([102]);
   });
