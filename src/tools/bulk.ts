@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { GuestType, TaskRef, TaskRow } from '../pve/index.js';
 import { isSuccess, kindOf, watchNodeTasks } from '../pve/index.js';
-import { hasTag, namePattern, node, ToolError, vmid, waitTimeout } from './common.js';
+import { hasTag, maxWorkers, namePattern, node, ToolError, vmid, waitTimeout } from './common.js';
 import { type AnyTool, defineTool, ok, type ToolContext } from './define.js';
 import { listGuests } from './guest-views.js';
 import { table } from './render.js';
@@ -60,13 +60,7 @@ const bulkGuests = defineTool({
       .optional()
       .describe('shutdown: seconds per guest'),
     forceStop: z.boolean().default(false).describe('shutdown: then stop hard'),
-    maxWorkers: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('Tasks at once per node'),
+    maxWorkers: maxWorkers.describe('Tasks at once per node'),
     timeout: waitTimeout,
   }),
   output: z.object({

@@ -107,6 +107,8 @@ export const taskFields = {
 export const taskOutput = z.object(taskFields);
 /** A task's outcome on one guest. */
 export const guestTask = z.object({ vmid: z.number(), node: z.string(), ...taskFields });
+/** How many guest tasks a node bulk task runs at once (PVE's `max-workers`, 1 to 64). */
+export const maxWorkers = z.coerce.number().int().min(1).max(64).optional();
 /** A guest's name as PVE allows it (a DNS name). */
 export const hostname = z
   .string()

@@ -8,7 +8,7 @@ import type { ClusterResource, GuestType, TaskRef } from '../pve/index.js';
 import { kindOf } from '../pve/index.js';
 import { sleep } from '../pve/sleep.js';
 import { followNodeTasks, type NodeBulk } from './bulk.js';
-import { node, ToolError, waitTimeout } from './common.js';
+import { maxWorkers, node, ToolError, waitTimeout } from './common.js';
 import { type AnyTool, defineTool, ok } from './define.js';
 import { bytes, table } from './render.js';
 
@@ -66,13 +66,9 @@ const evacuateNode = defineTool({
     node: node.describe('The node to empty'),
     targets: z.array(node).max(64).optional().describe('Nodes to move to (default: all online)'),
     withLocalDisks: z.boolean().default(false).describe('Move guests with disks on local storage'),
-    maxWorkers: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('Migrations at once per target (default: datacenter max_workers, else 1)'),
+    maxWorkers: maxWorkers.describe(
+      'Migrations at once per target (default: datacenter max_workers, else 1)',
+    ),
     timeout: waitTimeout.default(3_600),
   }),
   output: z.object({
