@@ -1,6 +1,6 @@
 /**
- * Keeps the README's generated sections in step with the code: the tool table from the
- * registry. `npm run docs` rewrites them; a test fails when they are stale.
+ * Keeps the README's generated sections and the MCP registry entry (server.json) in step with the
+ * code. `npm run docs` rewrites them; a test fails when they are stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +135,76 @@ export function benchTable(): string {
   return lines.join('\n');
 }
 
+export const SERVER_JSON = fileURLToPath(new URL('../server.json', import.meta.url));
+const PACKAGE = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8'),
+) as {
+  name: string;
+  version: string;
+  mcpName: string;
+  homepage: string;
+  repository: { url: string };
+};
+
+/** Variables read outside the settings table (src/config/raw.ts). */
+const OTHER_VARIABLES: [name: string, description: string, format?: string][] = [
+  ['PROXMOX_CONFIG', 'YAML or JSON configuration file', 'filepath'],
+  ['PROXMOX_CLUSTER', 'The cluster of the configuration file the PROXMOX_* settings are for'],
+  ['PROXMOX_HOST', 'Proxmox VE host name or address, instead of PROXMOX_URL'],
+  ['PROXMOX_PORT', 'Proxmox VE API port with PROXMOX_HOST (default 8006)', 'number'],
+];
+
+/** The plain text of a setting's doc, for a registry entry: no Markdown. */
+const plain = (doc: string) => doc.replace(/`/g, '');
+
+/**
+ * The MCP registry entry (schema 2025-12-11): the npm package and every variable a user may set,
+ * from the settings table, the secret ones marked, each secret's `_FILE` form as a file path.
+ */
+export function serverJson(): unknown {
+  const variables: Record<string, unknown>[] = [];
+  for (const s of SETTINGS) {
+    if (!s.env) continue;
+    const format = s.type === 'boolean' ? 'boolean' : s.type === 'port' ? 'number' : 'string';
+    variables.push({
+      name: s.env,
+      description: plain(s.doc),
+      isRequired: s.env === 'PROXMOX_URL',
+      ...(s.secret ? { isSecret: true } : {}),
+      format,
+    });
+    if (s.secret)
+      variables.push({
+        name: `${s.env}_FILE`,
+        description: `File holding ${s.env}`,
+        format: 'filepath',
+      });
+  }
+  for (const [name, description, format] of OTHER_VARIABLES)
+    variables.push({ name, description, format: format ?? 'string' });
+  return {
+    $schema: 'https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json',
+    name: PACKAGE.mcpName,
+    title: 'Proxmox VE',
+    description:
+      'Operate Proxmox VE clusters: guests, snapshots, backups, storage, tasks, with safety rails',
+    version: PACKAGE.version,
+    repository: { url: PACKAGE.repository.url.replace(/^git\+|\.git$/g, ''), source: 'github' },
+    websiteUrl: PACKAGE.homepage,
+    packages: [
+      {
+        registryType: 'npm',
+        registryBaseUrl: 'https://registry.npmjs.org',
+        identifier: PACKAGE.name,
+        version: PACKAGE.version,
+        runtimeHint: 'npx',
+        transport: { type: 'stdio' },
+        environmentVariables: variables,
+      },
+    ],
+  };
+}
+
 export function renderReadme(text: string): string {
   const sections: [string, string][] = [
     ['toolsets', toolsetTable()],
@@ -147,5 +217,6 @@ export function renderReadme(text: string): string {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(README, renderReadme(readFileSync(README, 'utf8')));
-  console.error('README.md updated');
+  writeFileSync(SERVER_JSON, `${JSON.stringify(serverJson(), null, 2)}\n`);
+  console.error('README.md and server.json updated');
 }

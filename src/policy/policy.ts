@@ -351,6 +351,21 @@ export class ConfirmationSeal {
     return `${body}.${this.mac(body)}`;
   }
 
+  /**
+   * Whether `state` is a seal this server made, unexpired and unspent, whatever call it is for:
+   * checked when a request arrives, before any call is matched against it (verify does that).
+   */
+  authentic(state: unknown): boolean {
+    if (typeof state !== 'string') return false;
+    const [digest, nonce, expires, mac] = state.split('.');
+    if (!digest || !nonce || !expires || !mac) return false;
+    return (
+      mac === this.mac(`${digest}.${nonce}.${expires}`) &&
+      Number(expires) >= this.now() &&
+      !this.used.has(nonce)
+    );
+  }
+
   /** Whether `state` seals this call; a good seal is spent by checking it. */
   verify(state: unknown, tool: string, args: Record<string, unknown>, impact: string): boolean {
     if (typeof state !== 'string') return false;

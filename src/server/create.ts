@@ -119,7 +119,23 @@ export function serverFactory(
       { name: 'proxmox-mcp', title: 'Proxmox VE', version: deps.version },
       {
         instructions: INSTRUCTIONS,
-        capabilities: { tools: {}, resources: {}, prompts: {}, completions: {}, logging: {} },
+        // The lists are fixed by the configuration when the server starts: they never change.
+        capabilities: {
+          tools: { listChanged: false },
+          resources: {},
+          prompts: { listChanged: false },
+          completions: {},
+          logging: {},
+        },
+        // A confirmation's retry carries the state its question was sealed with: one this server
+        // did not make (tampered, expired, spent) is refused before anything runs.
+        requestState: {
+          verify: (state: string) => {
+            if (!deps.seal.authentic(state))
+              throw new Error('not a confirmation state this server sealed, or no longer valid');
+            return state;
+          },
+        },
       },
     );
     for (const tool of tools) registerTool(server, tool, deps, pipeline, offer);

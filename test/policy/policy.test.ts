@@ -203,6 +203,29 @@ describe('confirmation', () => {
     }
   });
 
+  it('refuses a retry whose requestState this server did not seal, before anything runs', async () => {
+    const h = await startHarness({
+      era: 'modern',
+      config: { confirm: 'elicit' },
+      elicit: () => ({ action: 'accept', content: { confirm: true } }),
+    });
+    try {
+      const forged = h.client.request({
+        method: 'tools/call',
+        params: {
+          name: 'proxmox_stop_vm',
+          arguments: { vmid: 105 },
+          inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+          requestState: 'forged.state.9999999999999.mac',
+        },
+      } as never);
+      await expect(forged).rejects.toThrow(/Invalid or expired requestState/);
+      expect(h.sim.sim.cluster.guests.get(105)?.running).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('counts a cancel as no', async () => {
     const h = await startHarness({
       era: 'modern',
