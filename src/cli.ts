@@ -119,21 +119,11 @@ async function serve(argv: string[]): Promise<number> {
   });
 
   if (config.http.enabled) {
-    const { serveHttp } = await import('./transports/http.js');
-    const running = await serveHttp(factory, {
-      host: config.http.host,
-      port: config.http.port,
-      token: config.http.token,
-      tokens: config.http.tokens,
-      oauth: config.http.auth === 'oauth' ? config.http.oauth : undefined,
-      allowedHosts: config.http.allowedHosts,
-      allowedOrigins: config.http.allowedOrigins,
-      maxConnections: config.http.maxConnections,
-      maxSessions: config.http.maxSessions,
-      sessionIdleMs: config.http.sessionIdleSeconds * 1_000,
-      requestTimeoutMs: config.http.requestTimeoutSeconds * 1_000,
-      log: (m) => log('warn', m),
-    });
+    const { httpOptions, serveHttp } = await import('./transports/http.js');
+    const running = await serveHttp(
+      factory,
+      httpOptions(config.http, (m) => log('warn', m)),
+    );
     if (values.demo) process.stderr.write(`${clientHelp(running.url)}\n`);
     else log('info', `serving MCP at ${running.url}`);
     await signalled;

@@ -15,6 +15,7 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import { LOOPBACK } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import {
   metadataUrl,
   type OAuthOptions,
@@ -68,6 +69,24 @@ function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The HTTP settings of a configuration as serveHttp takes them. */
+export function httpOptions(http: Config['http'], log: (message: string) => void): HttpOptions {
+  return {
+    host: http.host,
+    port: http.port,
+    token: http.token,
+    tokens: http.tokens,
+    oauth: http.auth === 'oauth' ? http.oauth : undefined,
+    allowedHosts: http.allowedHosts,
+    allowedOrigins: http.allowedOrigins,
+    maxConnections: http.maxConnections,
+    maxSessions: http.maxSessions,
+    sessionIdleMs: http.sessionIdleSeconds * 1_000,
+    requestTimeoutMs: http.requestTimeoutSeconds * 1_000,
+    log,
+  };
 }
 
 export async function serveHttp(factory: () => McpServer, opts: HttpOptions): Promise<RunningHttp> {

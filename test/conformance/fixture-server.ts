@@ -18,7 +18,7 @@ import { buildDeps, closeDeps } from '../../src/server/deps.js';
 import { Offer } from '../../src/server/offered.js';
 import { startSimulator } from '../../src/simulator/server.js';
 import { loadTools } from '../../src/tools/registry.js';
-import { serveHttp } from '../../src/transports/http.js';
+import { httpOptions, serveHttp } from '../../src/transports/http.js';
 import { FIXTURE_TOOLS, registerFixtures, unseal } from './fixtures.js';
 
 /**
@@ -65,17 +65,7 @@ export async function startFixtureServer(
     registerFixtures(server);
     return server;
   };
-  const running = await serveHttp(factory, {
-    host: config.http.host,
-    port: config.http.port,
-    allowedHosts: config.http.allowedHosts,
-    allowedOrigins: config.http.allowedOrigins,
-    maxConnections: config.http.maxConnections,
-    maxSessions: config.http.maxSessions,
-    sessionIdleMs: config.http.sessionIdleSeconds * 1_000,
-    requestTimeoutMs: config.http.requestTimeoutSeconds * 1_000,
-    log,
-  });
+  const running = await serveHttp(factory, httpOptions(config.http, log));
   return {
     url: running.url,
     async close() {
