@@ -1,10 +1,11 @@
 /**
  * `npm run build`: the package as esbuild bundles it (dependencies included, minified), split so
  * that what a start does not use (the simulator, doctor, HTTP, undici until the first request)
- * loads only when needed; then the library's type declarations from tsc.
+ * loads only when needed; the chart renderer's WebAssembly and font as assets; then the library's
+ * type declarations from tsc.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
@@ -27,6 +28,11 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
+// What charts load beside their code (src/tools/chart.ts): the SVG-to-PNG renderer's WebAssembly
+// and the font it draws text with.
+mkdirSync('dist/assets', { recursive: true });
+cpSync('node_modules/@resvg/resvg-wasm/index_bg.wasm', 'dist/assets/resvg.wasm');
+cpSync('node_modules/dejavu-fonts-ttf/ttf/DejaVuSans.ttf', 'dist/assets/DejaVuSans.ttf');
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
   stdio: 'inherit',
 });

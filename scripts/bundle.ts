@@ -38,6 +38,8 @@ export function bundle(): string {
     recursive: true,
     filter: (src) => statSync(src).isDirectory() || src.endsWith('.js'),
   });
+  // The chart renderer's WebAssembly and font, which the chart chunk reads from ../assets.
+  cpSync(join(root, 'dist/assets'), join(stage, 'server/assets'), { recursive: true });
   writeFileSync(join(stage, 'server/package.json'), '{ "type": "module" }\n');
   for (const f of ['LICENSE', 'README.md']) cpSync(join(root, f), join(stage, f));
   cpSync(join(root, 'bundle/manifest.json'), join(stage, 'manifest.json'));

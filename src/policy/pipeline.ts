@@ -8,7 +8,7 @@
 import type { Config } from '../config/schema.js';
 import type { Interceptor, PveApi } from '../pve/index.js';
 import { plannedUpid } from '../pve/index.js';
-import type { AnyTool, Progress, ToolContext, ToolResult } from '../tools/define.js';
+import type { AnyTool, Progress, ToolContext, ToolImage, ToolResult } from '../tools/define.js';
 import { describeError } from '../tools/errors.js';
 import { type AuditLog, type Decision, type Outcome, redactArgs } from './audit.js';
 import { requestKey, requestPath, type WireGuard } from './guard.js';
@@ -75,7 +75,12 @@ export interface Call {
 }
 
 export type Answer =
-  | { text: string; structured?: Record<string, unknown>; isError?: boolean }
+  | {
+      text: string;
+      structured?: Record<string, unknown>;
+      isError?: boolean;
+      images?: ToolImage[];
+    }
   /** The protocol's question to the human, returned as is: the call comes back with the answer. */
   | { ask: unknown };
 
@@ -137,10 +142,13 @@ export class Pipeline {
     };
     const render = (text: string, structured?: Record<string, unknown>, isError?: boolean) =>
       this.render(clusterName, text, structured, isError);
-    const answer = (result: ToolResult<unknown>) =>
+    const answer = (result: ToolResult<unknown>): Answer =>
       result.isError
         ? render(result.text, undefined, true)
-        : render(result.text, result.data as Record<string, unknown>);
+        : {
+            ...render(result.text, result.data as Record<string, unknown>),
+            ...(result.images?.length ? { images: result.images } : {}),
+          };
 
     const session = guard.session();
     let running = false;

@@ -22,7 +22,7 @@ export const INSTRUCTIONS = [
 ].join(' ');
 
 type CallResult = {
-  content: { type: 'text'; text: string }[];
+  content: ({ type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string })[];
   structuredContent?: Record<string, unknown>;
   isError?: boolean;
 };
@@ -304,7 +304,12 @@ function registerTool(
 async function toResult(answer: Answer, offer: Offer): Promise<CallResult> {
   if ('ask' in answer) return answer.ask as CallResult;
   const text = await offer.annotate(answer.text);
-  const result: CallResult = { content: [{ type: 'text', text }] };
+  const result: CallResult = {
+    content: [
+      { type: 'text', text },
+      ...(answer.images ?? []).map((i) => ({ type: 'image' as const, ...i })),
+    ],
+  };
   if (answer.structured) result.structuredContent = answer.structured;
   if (answer.isError) result.isError = true;
   return result;

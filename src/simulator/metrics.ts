@@ -188,6 +188,9 @@ export function guestRrd(
   const now = cluster.clock.now();
   const peak = cf === 'MAX' ? 1.3 : 1;
   return rrdTimes(timeframe, now).map((time) => {
+    // Before pvestatd's first report on a new guest its RRD holds nothing: PVE's
+    // create_rrd_data (pve-cluster src/PVE/RRD.pm) gives such a row its time only.
+    if (guest.reportedFrom !== undefined && time * 1000 < guest.reportedFrom) return { time };
     const usage = guestUsage(cluster, guest, time * 1000);
     const up = guest.running && time * 1000 >= guest.startedAt;
     const rate = (name: string, max: number) =>

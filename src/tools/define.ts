@@ -61,8 +61,14 @@ export interface ToolContext {
   guard(guest: { vmid: number; node?: string; pool?: string; tags?: string | string[] }): void;
 }
 
+/** A picture beside an answer's text (a chart): base64 PNG. */
+export interface ToolImage {
+  data: string;
+  mimeType: 'image/png';
+}
+
 export type ToolResult<O> =
-  | { isError?: false; data: O; text: string }
+  | { isError?: false; data: O; text: string; images?: ToolImage[] }
   | { isError: true; text: string; data?: Record<string, unknown> };
 
 export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {

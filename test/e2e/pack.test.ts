@@ -22,6 +22,7 @@ describe('the packed package', () => {
     const files = (info?.files ?? []).map((f) => f.path);
     expect(files).toContain('dist/cli.js');
     expect(files).toContain('server.json');
+    expect(files).toContain('dist/assets/resvg.wasm');
     expect(
       files.some(
         (f) =>
