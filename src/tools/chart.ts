@@ -60,7 +60,11 @@ function byteScale(max: number): [number, string] {
 export async function renderChart(chart: Chart): Promise<Buffer> {
   const max = Math.max(0, ...chart.series.flatMap((s) => s.points.map((p) => p.value)));
   const [divisor, label] =
-    chart.unit === 'bytes/s' ? byteScale(max) : chart.unit === 'fraction' ? [1, 'used'] : [1, 'load'];
+    chart.unit === 'bytes/s'
+      ? byteScale(max)
+      : chart.unit === 'fraction'
+        ? [1, 'used']
+        : [1, 'load'];
   const values = chart.series.flatMap((s) =>
     s.points.map((p) => ({ time: p.time * 1000, value: p.value / divisor, series: s.name })),
   );
@@ -104,7 +108,11 @@ export async function renderChart(chart: Chart): Promise<Buffer> {
   view.finalize();
   await renderer();
   const png = new Resvg(svg, {
-    font: { fontBuffers: [font as Buffer], defaultFontFamily: 'DejaVu Sans', loadSystemFonts: false },
+    font: {
+      fontBuffers: [font as Buffer],
+      defaultFontFamily: 'DejaVu Sans',
+      loadSystemFonts: false,
+    },
     fitTo: { mode: 'width', value: CHART_WIDTH },
   })
     .render()
