@@ -10,6 +10,7 @@ import { type Answer, type Human, Pipeline, type ServerDeps } from '../policy/pi
 import { type AnyTool, annotations } from '../tools/define.js';
 import { loadTools, selectTools } from '../tools/registry.js';
 import { TOOLSETS } from '../tools/toolsets.js';
+import { appToolMeta, registerApps } from './apps.js';
 import { explainUnknownTools, Offer } from './offered.js';
 import { registerPrompts, registerResources } from './resources.js';
 
@@ -141,6 +142,10 @@ export function serverFactory(
     for (const tool of tools) registerTool(server, tool, deps, pipeline, offer);
     explainUnknownTools(server, offer);
     registerResources(server, pipeline);
+    registerApps(
+      server,
+      tools.map((t) => t.tool),
+    );
     registerPrompts(server);
     return server;
   };
@@ -219,6 +224,7 @@ function registerTool(
       inputSchema: input,
       outputSchema: output,
       annotations: annotations(tool),
+      ...(tool.app ? { _meta: appToolMeta(tool) } : {}),
     },
     async (rawArgs: Record<string, unknown>, ctx) => {
       const { cluster, dryRun, confirm, ...args } = rawArgs;

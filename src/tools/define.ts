@@ -93,6 +93,11 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   raw?: true;
   /** Its answer in a dry run is a plan worth showing (what it would do to each guest). */
   plans?: true;
+  /**
+   * An MCP App (ext-apps) shows its answer: one self-contained HTML page served as a `ui://`
+   * resource, which gets its data by calling tools through the host, never with credentials.
+   */
+  app?: { uri: string; title: string; html: () => string };
   input: I;
   output: O;
   run(args: z.output<I>, ctx: ToolContext): Promise<ToolResult<z.output<O>>>;

@@ -33,7 +33,13 @@ const MODULES: { toolsets: Toolset[]; load: () => Promise<AnyTool[]> }[] = [
   { toolsets: ['provision'], load: async () => (await import('./provision.js')).provisionTools },
   { toolsets: ['provision'], load: async () => (await import('./evacuate.js')).evacuateTools },
   { toolsets: ['backup'], load: async () => (await import('./backup.js')).backupTools },
-  { toolsets: ['metrics'], load: async () => (await import('./metrics.js')).metricsTools },
+  {
+    toolsets: ['metrics'],
+    load: async () => [
+      ...(await import('./metrics.js')).metricsTools,
+      ...(await import('./dashboard.js')).dashboardTools,
+    ],
+  },
   {
     toolsets: ['agent', 'agent_exec'],
     load: async () => {

@@ -46,10 +46,12 @@ export const TOOLSET_TABLE = {
     ],
   },
   metrics: {
-    description: 'node and guest metrics over time',
+    description: 'node and guest metrics over time, a cluster dashboard app',
     privileges: [
       ['VM.Audit', '/vms'],
       ['Sys.Audit', '/nodes'],
+      // The dashboard's storage fill.
+      ['Datastore.Audit', '/storage'],
     ],
   },
   agent: {

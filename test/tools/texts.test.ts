@@ -52,6 +52,7 @@ const CASES: [string, Args, string[]][] = [
   ['proxmox_api_search', { query: 'firewall rules vm' }, ['operations[].path']],
   ['proxmox_get_ha_status', {}, ['resources[].sid']],
   ['proxmox_get_cluster_status', {}, ['nodes[].name']],
+  ['proxmox_show_dashboard', {}, ['cluster.name', 'nodes[].name']],
   ['proxmox_bulk_guests', { action: 'start', vmids: [103, 106] }, ['results[].vmid']],
   ['proxmox_migrate_guest', { vmid: 201, target: 'pve2' }, ['upid', 'target']],
   ['proxmox_resize_disk', { vmid: 104, disk: 'scsi0', size: '+1G' }, ['upid', 'disk']],
