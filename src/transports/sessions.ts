@@ -106,6 +106,8 @@ export class Sessions {
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         eventStore: new RecentEvents(),
+        // A client whose stream closed comes back for the events it missed after this long.
+        retryInterval: 1_000,
         onsessioninitialized: (sid) => {
           this.open.set(sid, session);
         },
