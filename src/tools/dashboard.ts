@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { dashboardHtml } from './dashboard-html.js';
 import { type AnyTool, defineTool, ok } from './define.js';
 import { bytes, percent } from './render.js';
+import { storageRowsOf } from './storage.js';
 
 export const DASHBOARD_URI = 'ui://proxmox/dashboard';
 /** Failed tasks the dashboard keeps: the newest, enough for a glance. */
@@ -95,16 +96,14 @@ const showDashboard = defineTool({
   input: z.object({}),
   output,
   async run(_args, ctx) {
-    const [status, nodes, resources, tasks] = await Promise.all([
+    // Nodes, guests and storage come from one /cluster/resources call.
+    const [status, resources, tasks] = await Promise.all([
       ctx.pve.cluster.status(),
-      ctx.pve.nodes.list(),
       ctx.pve.cluster.resources(undefined, { signal: ctx.signal }),
       ctx.pve.cluster.tasks(),
     ]);
     const cluster = status.find((s) => s.type === 'cluster');
     const guests: Dashboard['guests'] = [];
-    const storage: Dashboard['storage'] = [];
-    const seen = new Set<string>();
     for (const r of resources) {
       if ((r.type === 'qemu' || r.type === 'lxc') && r.vmid !== undefined) {
         guests.push({
@@ -118,28 +117,24 @@ const showDashboard = defineTool({
               ? String(r.status)
               : 'unknown',
         });
-      } else if (r.type === 'storage') {
-        // A shared storage appears once per node; show it once.
-        const key = r.shared ? `shared/${r.storage}` : r.id;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        storage.push({
-          name: String(r.storage),
-          node: r.shared ? 'shared' : String(r.node),
-          available: r.status === 'available',
-          used: r.disk ?? 0,
-          total: r.maxdisk ?? 0,
-        });
       }
     }
+    const storage: Dashboard['storage'] = storageRowsOf(resources).map((r) => ({
+      name: r.storage,
+      node: r.node,
+      available: r.status === 'available',
+      used: r.used ?? 0,
+      total: r.total ?? 0,
+    }));
     guests.sort((a, b) => a.vmid - b.vmid);
     const counts: Record<string, number> = {};
     for (const g of guests) counts[g.state] = (counts[g.state] ?? 0) + 1;
     const data: Dashboard = {
       cluster: { name: cluster?.name, quorate: cluster ? cluster.quorate === 1 : true },
-      nodes: nodes
+      nodes: resources
+        .filter((n) => n.type === 'node')
         .map((n) => ({
-          name: n.node,
+          name: String(n.node),
           online: n.status === 'online',
           cpu: n.cpu ?? 0,
           cores: n.maxcpu,

@@ -1,5 +1,6 @@
 /** Storage: the storages of the cluster, their use, and the volumes on them. */
 import { z } from 'zod';
+import type { ClusterResource } from '../pve/index.js';
 import { cursor, limit, node, pageFields, pageNote, paginate, ToolError, vmid } from './common.js';
 import { type AnyTool, defineTool, ok, type ToolContext } from './define.js';
 import { bytes, percent, table } from './render.js';
@@ -16,10 +17,15 @@ const storageRow = z.object({
 type StorageRow = z.infer<typeof storageRow>;
 
 /** Storage rows from one /cluster/resources call; a shared storage once, as node 'shared'. */
-async function storageRows(ctx: ToolContext): Promise<StorageRow[]> {
+const storageRows = async (ctx: ToolContext): Promise<StorageRow[]> =>
+  storageRowsOf(await ctx.pve.cluster.resources('storage', { signal: ctx.signal }));
+
+/** The storage rows of /cluster/resources rows: a shared storage once, as node 'shared'. */
+export function storageRowsOf(resources: ClusterResource[]): StorageRow[] {
   const rows: StorageRow[] = [];
   const seen = new Set<string>();
-  for (const r of await ctx.pve.cluster.resources('storage', { signal: ctx.signal })) {
+  for (const r of resources) {
+    if (r.type !== 'storage') continue;
     const shared = r.shared === 1;
     if (shared && seen.has(r.storage ?? '')) continue;
     if (shared) seen.add(r.storage ?? '');

@@ -118,3 +118,30 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<McpHarnes
     },
   };
 }
+
+/**
+ * Awaits a call while the harness's manual clock moves on a second at a time (tasks and the HA
+ * manager act on simulated time); `fullLength` runs tasks at their real durations meanwhile.
+ */
+export async function onTheClock<T>(
+  h: McpHarness,
+  call: Promise<T>,
+  opts: { fullLength?: boolean } = {},
+): Promise<T> {
+  const tasks = h.sim.sim.tasks;
+  const scale = tasks.durationScale;
+  if (opts.fullLength) tasks.durationScale = 1;
+  let settled = false;
+  const done = call.finally(() => {
+    settled = true;
+  });
+  try {
+    while (!settled) {
+      await new Promise((r) => setTimeout(r, 2));
+      h.sim.sim.advance(1_000);
+    }
+    return await done;
+  } finally {
+    tasks.durationScale = scale;
+  }
+}

@@ -1,6 +1,6 @@
 /** Power actions on many guests, through the node bulk tasks (src/tools/bulk.ts). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type McpHarness, startHarness } from '../helpers/mcp.js';
+import { type McpHarness, onTheClock, startHarness } from '../helpers/mcp.js';
 
 let h: McpHarness;
 beforeAll(async () => {
@@ -13,24 +13,6 @@ const started = (type: RegExp, since = 0) =>
   [...h.sim.sim.tasks.tasks.values()]
     .filter((t) => type.test(t.type) && t.startedAt >= since)
     .sort((a, b) => a.startedAt - b.startedAt || a.pid - b.pid);
-
-/** Runs a call while the simulated clock moves on, a second at a time, with tasks at full length. */
-async function onTheClock<T>(call: Promise<T>): Promise<T> {
-  h.sim.sim.tasks.durationScale = 1;
-  let settled = false;
-  const done = call.finally(() => {
-    settled = true;
-  });
-  try {
-    while (!settled) {
-      await new Promise((r) => setTimeout(r, 2));
-      h.sim.sim.advance(1_000);
-    }
-    return await done;
-  } finally {
-    h.sim.sim.tasks.durationScale = 0;
-  }
-}
 
 describe('bulk', () => {
   it('bulk: stops a tag through one stopall per node, skipping the stopped, with a per-guest table', async () => {
@@ -77,7 +59,9 @@ describe('bulk', () => {
     await h.call('proxmox_bulk_guests', { action: 'stop', vmids: [101] });
     const since = h.sim.sim.clock.now();
     const r = await onTheClock(
+      h,
       h.call('proxmox_bulk_guests', { action: 'start', vmids: [101, 103, 201] }),
+      { fullLength: true },
     );
     expect(r.isError, r.text).toBeFalsy();
     expect(r.structured).toMatchObject({ done: 3, failed: 0 });

@@ -1,25 +1,12 @@
 /** Emptying a node (src/tools/evacuate.ts). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type McpHarness, startHarness } from '../helpers/mcp.js';
+import { type McpHarness, onTheClock, startHarness } from '../helpers/mcp.js';
 
 let h: McpHarness;
 beforeEach(async () => {
   h = await startHarness({ config: { toolsets: ['core', 'provision'] } });
 });
 afterEach(() => h.close());
-
-/** Runs a call while the simulated clock moves on (the HA manager acts on its schedule). */
-async function onTheClock<T>(call: Promise<T>): Promise<T> {
-  let settled = false;
-  const done = call.finally(() => {
-    settled = true;
-  });
-  while (!settled) {
-    await new Promise((r) => setTimeout(r, 2));
-    h.sim.sim.advance(1_000);
-  }
-  return done;
-}
 
 /** The ids of the guests' tasks of a type. */
 const started = (type: RegExp) =>
@@ -93,6 +80,7 @@ describe('proxmox_evacuate_node', () => {
 
   it('moves HA-managed guests through HA and leaves protected ones', async () => {
     const r = await onTheClock(
+      h,
       h.call('proxmox_evacuate_node', { node: 'pve1', withLocalDisks: true }),
     );
     expect(r.isError, r.text).toBeFalsy();
